@@ -1,0 +1,118 @@
+"""ActionFormer-style detection head: a temporal feature pyramid, then shared classification
+and regression branches applied at every pyramid level.
+
+Every position of every level is a candidate "point". A point predicts one sigmoid score per
+class, independently, so overlapping micro-actions of different classes can all fire at
+the same time, and the distances from the point to the action's start and end.
+
+The pyramid downsamples with max-pooling between convolution blocks (as TemporalMaxer
+does): cheap on CPU, and max-pooling keeps the brief peaks that subtle actions produce.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class MaskedConvBlock(nn.Module):
+    """Conv1d + LayerNorm (over channels) + ReLU, with padded positions forced to zero."""
+
+    def __init__(self, in_dim: int, out_dim: int, kernel: int = 3) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(in_dim, out_dim, kernel, padding=kernel // 2)
+        self.norm = nn.GroupNorm(1, out_dim)  # LayerNorm over channels and time, mask-free
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x = self.conv(x) * mask
+        return F.relu(self.norm(x)) * mask
+
+
+class Scale(nn.Module):
+    """A learnable scalar per pyramid level, so one shared regression branch can output
+    distances of very different magnitudes at different levels."""
+
+    def __init__(self, init: float = 1.0) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor(init))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale
+
+
+class TemporalPyramid(nn.Module):
+    """Projects backbone features and builds ``levels`` resolutions, stride 2 apart."""
+
+    def __init__(self, in_dim: int, dim: int, levels: int = 6, stem_layers: int = 2) -> None:
+        super().__init__()
+        self.input_norm = nn.LayerNorm(in_dim)
+        self.stem = nn.ModuleList(
+            [MaskedConvBlock(in_dim if i == 0 else dim, dim) for i in range(stem_layers)]
+        )
+        self.branch = nn.ModuleList([MaskedConvBlock(dim, dim) for _ in range(levels - 1)])
+        self.levels = levels
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """x: (B, C, T); mask: (B, 1, T) float. Returns per-level features and masks."""
+        x = self.input_norm(x.transpose(1, 2)).transpose(1, 2) * mask
+        for block in self.stem:
+            x = block(x, mask)
+        feats, masks = [x], [mask]
+        for block in self.branch:
+            x = F.max_pool1d(x, kernel_size=3, stride=2, padding=1)
+            mask = F.max_pool1d(mask, kernel_size=1, stride=2)
+            x = block(x, mask)
+            feats.append(x)
+            masks.append(mask)
+        return feats, masks
+
+
+class DetectionHead(nn.Module):
+    """Shared classification and regression branches over all pyramid levels."""
+
+    def __init__(
+        self, dim: int, num_classes: int, levels: int, layers: int = 2, prior_prob: float = 0.01
+    ) -> None:
+        super().__init__()
+        self.cls_tower = nn.ModuleList([MaskedConvBlock(dim, dim) for _ in range(layers)])
+        self.reg_tower = nn.ModuleList([MaskedConvBlock(dim, dim) for _ in range(layers)])
+        self.cls_out = nn.Conv1d(dim, num_classes, 3, padding=1)
+        self.reg_out = nn.Conv1d(dim, 2, 3, padding=1)
+        self.scales = nn.ModuleList([Scale() for _ in range(levels)])
+        # Start every class at a low score so the focal loss is not swamped by easy negatives.
+        nn.init.constant_(self.cls_out.bias, -math.log((1 - prior_prob) / prior_prob))
+
+    def forward(
+        self, feats: list[torch.Tensor], masks: list[torch.Tensor]
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Returns per-level class logits (B, T_l, C) and boundary distances (B, T_l, 2), the
+        distances in units of the level's stride."""
+        logits, offsets = [], []
+        for level, (x, mask) in enumerate(zip(feats, masks, strict=True)):
+            c, r = x, x
+            for block in self.cls_tower:
+                c = block(c, mask)
+            for block in self.reg_tower:
+                r = block(r, mask)
+            logits.append(self.cls_out(c).transpose(1, 2))
+            offsets.append(F.relu(self.scales[level](self.reg_out(r))).transpose(1, 2))
+        return logits, offsets
+
+
+def make_points(lengths: list[int], regression_ranges: list[tuple[float, float]]) -> torch.Tensor:
+    """All candidate points: rows (position in level-0 units, range low, range high, stride)."""
+    rows = []
+    for level, (length, (low, high)) in enumerate(zip(lengths, regression_ranges, strict=True)):
+        stride = 2**level
+        position = torch.arange(length, dtype=torch.float32) * stride
+        rows.append(
+            torch.stack(
+                [position, torch.full_like(position, low), torch.full_like(position, high),
+                 torch.full_like(position, stride)],
+                dim=1,
+            )
+        )
+    return torch.cat(rows)

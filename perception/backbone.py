@@ -1,0 +1,164 @@
+"""VideoMAE backbone (Hugging Face transformers) with adapters after every block.
+
+Blocks come from ``transformers.VideoMAEModel``; this module only decides how a long video
+is fed to them: cut into fixed chunks of ``chunk_frames`` (the length the position
+embeddings were trained for), all chunks of a batch run as one big batch through each
+block, and after each block an adapter sees the tokens laid out as (video, chunk, time,
+height, width) so its temporal path can cross chunk boundaries.
+
+The output is one feature vector per tubelet (``tubelet_size`` frames), averaged over the
+spatial grid: the temporal feature sequence the detection head works on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+from transformers import VideoMAEConfig, VideoMAEModel
+
+from perception.adapters import TokenGrid
+
+# ImageNet statistics, as used by every public VideoMAE checkpoint.
+PIXEL_MEAN = (0.485, 0.456, 0.406)
+PIXEL_STD = (0.229, 0.224, 0.225)
+
+AdapterFactory = Callable[[int], nn.Module]
+
+
+class MissingCheckpointError(FileNotFoundError):
+    """Pretrained weights were requested from a local path that does not hold them."""
+
+
+def load_videomae(config: dict[str, Any], pretrained: str | Path | None = None) -> VideoMAEModel:
+    """A VideoMAE encoder: random weights from ``config``, or weights from a local
+    Hugging Face-format directory (``config.json`` + ``model.safetensors``).
+
+    Never downloads: this platform runs without network, so a missing directory is an
+    error that names the path rather than a silent hub request.
+    """
+    if pretrained is None:
+        return VideoMAEModel(VideoMAEConfig(**config))
+    path = Path(pretrained).expanduser()
+    if not (path / "config.json").is_file():
+        raise MissingCheckpointError(
+            f"pretrained VideoMAE weights not found: expected a Hugging Face-format directory with "
+            f"config.json and model.safetensors at {path} (set model.backbone.pretrained=null to "
+            f"start from random weights)"
+        )
+    model = VideoMAEModel.from_pretrained(str(path), local_files_only=True, use_safetensors=True)
+    expected = {k: v for k, v in config.items() if k in ("image_size", "patch_size", "tubelet_size")}
+    actual = {k: getattr(model.config, k) for k in expected}
+    if expected != actual:
+        raise ValueError(f"{path}: checkpoint geometry {actual} differs from the configured {expected}")
+    return model
+
+
+class AdaptedVideoMAE(nn.Module):
+    """VideoMAE encoder + one adapter per block, processing videos of any length in chunks."""
+
+    def __init__(
+        self,
+        encoder: VideoMAEModel,
+        adapter: AdapterFactory | None = None,
+        chunk_frames: int = 16,
+        freeze_backbone: bool = True,
+        grad_checkpointing: bool = False,
+    ) -> None:
+        super().__init__()
+        config = encoder.config
+        if chunk_frames != config.num_frames:
+            raise ValueError(
+                f"chunk_frames={chunk_frames} must equal the backbone's num_frames={config.num_frames} "
+                f"(its position embeddings are defined for that many frames)"
+            )
+        self.encoder = encoder
+        self.chunk_frames = chunk_frames
+        self.tubelet = config.tubelet_size
+        self.patch = config.patch_size
+        self.image_size = config.image_size
+        self.out_dim = config.hidden_size
+        self.grad_checkpointing = grad_checkpointing
+        if freeze_backbone:
+            for parameter in self.encoder.parameters():
+                parameter.requires_grad_(False)
+        blocks = len(self.encoder.encoder.layer)
+        self.adapters = nn.ModuleList(
+            [adapter(config.hidden_size) for _ in range(blocks)] if adapter is not None else []
+        )
+        self.register_buffer("pixel_mean", torch.tensor(PIXEL_MEAN).view(1, 1, 3, 1, 1), persistent=False)
+        self.register_buffer("pixel_std", torch.tensor(PIXEL_STD).view(1, 1, 3, 1, 1), persistent=False)
+
+    def output_length(self, num_frames: int) -> int:
+        """Number of feature steps produced for a video of ``num_frames`` frames."""
+        return -(-num_frames // self.tubelet)
+
+    def _block(self, index: int, tokens: torch.Tensor, grid: TokenGrid) -> torch.Tensor:
+        out = self.encoder.encoder.layer[index](tokens)
+        tokens = out[0] if isinstance(out, tuple) else out
+        if self.adapters:
+            tokens = self.adapters[index](tokens, grid)
+        return tokens
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        """frames: (B, T, H, W, 3) uint8 or float in [0, 1]; returns (B, C, ceil(T / tubelet))."""
+        if frames.dim() != 5 or frames.shape[-1] != 3:
+            raise ValueError(f"expected frames as (batch, time, height, width, 3), got {tuple(frames.shape)}")
+        b, t = frames.shape[:2]
+        x = frames.permute(0, 1, 4, 2, 3).float()
+        if frames.dtype == torch.uint8:
+            x = x / 255.0
+        x = (x - self.pixel_mean) / self.pixel_std
+        chunks = -(-t // self.chunk_frames)
+        pad = chunks * self.chunk_frames - t
+        if pad:  # repeat the last frame: padding with black would be a fake scene cut
+            x = torch.cat([x, x[:, -1:].expand(b, pad, *x.shape[2:])], dim=1)
+        x = x.reshape(b * chunks, self.chunk_frames, *x.shape[2:])
+
+        tokens = self.encoder.embeddings(x, None)
+        side = self.image_size // self.patch
+        grid = TokenGrid(b, chunks, self.chunk_frames // self.tubelet, side, side)
+        for index in range(len(self.encoder.encoder.layer)):
+            if self.grad_checkpointing and self.training:
+                tokens = checkpoint(self._block, index, tokens, grid, use_reentrant=False)
+            else:
+                tokens = self._block(index, tokens, grid)
+        if self.encoder.layernorm is not None:
+            tokens = self.encoder.layernorm(tokens)
+
+        feats = tokens.reshape(b, chunks * grid.time, side * side, self.out_dim).mean(dim=2)
+        return feats[:, : self.output_length(t)].transpose(1, 2).contiguous()
+
+
+def build_adapted_videomae(
+    config: dict[str, Any],
+    adapter: AdapterFactory | None = None,
+    pretrained: str | None = None,
+    freeze_backbone: bool = True,
+    grad_checkpointing: bool = False,
+) -> AdaptedVideoMAE:
+    """Builder used by the Hydra configs (``model.backbone._target_``)."""
+    config = dict(config)
+    encoder = load_videomae(config, pretrained)
+    return AdaptedVideoMAE(
+        encoder,
+        adapter=adapter,
+        chunk_frames=encoder.config.num_frames,
+        freeze_backbone=freeze_backbone,
+        grad_checkpointing=grad_checkpointing,
+    )
+
+
+def resize_frames(frames: torch.Tensor, size: int) -> torch.Tensor:
+    """Resize (B, T, H, W, 3) uint8 frames to ``size``; used when a cached clip's size differs."""
+    b, t, h, w, c = frames.shape
+    if h == size and w == size:
+        return frames
+    x = frames.permute(0, 1, 4, 2, 3).reshape(b * t, c, h, w).float()
+    x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    return x.round().clamp(0, 255).to(torch.uint8).reshape(b, t, c, size, size).permute(0, 1, 3, 4, 2)
