@@ -18,6 +18,10 @@ so all blocks advance together, one prediction per block per step, with the nine
 processed as one [T, pairs] array. Ground truths a prediction could take are ordered by the
 same ``np.argsort(tiou_row)[::-1]`` the reference code uses (done row-wise on 2-D arrays,
 which numpy computes exactly like the 1-D call), so even tied tIoUs resolve identically.
+
+The same matching is exposed per prediction (:func:`match_predictions`) together with the
+cross-class ranking it implies (:func:`rank_predictions`), so error analysis labels exactly
+the true positives that mAP counts.
 """
 
 from __future__ import annotations
@@ -35,6 +39,13 @@ OFFICIAL_UNION_EPS = 1e-4
 
 _GT_COLUMNS = ("video_id", "t_start", "t_end", "class")
 _PRED_COLUMNS = ("video_id", "t_start", "t_end", "class", "score")
+
+
+def protocol_eps(protocol: str) -> float:
+    """The constant a protocol adds to the tIoU union (see module docstring)."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; expected one of {PROTOCOLS}")
+    return OFFICIAL_UNION_EPS if protocol == "official" else 0.0
 
 
 def tiou_key(threshold: float) -> str:
@@ -78,7 +89,7 @@ def _segments(table: pd.DataFrame, what: str, num_classes: int, strict: bool):
 # Matching
 
 
-def _pair_tiou(p_start, p_end, g_start, g_end, eps: float) -> np.ndarray:
+def segment_tiou(p_start, p_end, g_start, g_end, eps: float) -> np.ndarray:
     """tIoU written with the same floating-point operations as ActivityNet's segment_iou, so
     threshold decisions at exact boundaries agree bit for bit."""
     inter = (np.minimum(p_end, g_end) - np.maximum(p_start, g_start)).clip(0)
@@ -107,17 +118,18 @@ def _class_rank_order(labels: np.ndarray, scores: np.ndarray, num_classes: int):
 
 
 def _match(gt_start, gt_end, gt_block, p_start, p_end, p_block, tious: np.ndarray, eps: float) -> np.ndarray:
-    """Greedy ActivityNet matching for ranked predictions; returns TP flags ``[T, n_pred]``.
+    """Greedy ActivityNet matching for ranked predictions.
 
-    ``p_*`` are already in rank order (class blocks contiguous, ranked inside); ``*_block`` is
-    a (class, video) id, -1 for a prediction whose video has no ground truth. Blocks never
-    share ground truths, so the k-th candidate prediction of every block is matched in the
-    same vectorised step.
+    Returns ``[T, n_pred]`` int64: the ground-truth row each prediction takes at each
+    threshold, -1 for a false positive (``>= 0`` is the TP flag). ``p_*`` are already in rank
+    order (class blocks contiguous, ranked inside); ``*_block`` is a (class, video) id.
+    Blocks never share ground truths, so the k-th candidate prediction of every block is
+    matched in the same vectorised step.
     """
     num_t, n_pred = len(tious), len(p_start)
-    tp = np.zeros((num_t, n_pred), dtype=bool)
+    matched = np.full((num_t, n_pred), -1, dtype=np.int64)
     if n_pred == 0 or len(gt_start) == 0:
-        return tp
+        return matched
 
     # Ground truths grouped by block, original order kept inside a block (stable sort): the
     # tIoU row of a prediction lists its block's ground truths in file order, as upstream.
@@ -132,7 +144,7 @@ def _match(gt_start, gt_end, gt_block, p_start, p_end, p_block, tious: np.ndarra
     for m in np.unique(m_of_pred[m_of_pred > 0]):
         preds = np.flatnonzero(m_of_pred == m)
         gts = g_order[g_first[slot[preds]][:, None] + np.arange(m)]  # [n, m] gt row indices
-        tiou = _pair_tiou(p_start[preds, None], p_end[preds, None], gt_start[gts], gt_end[gts], eps)
+        tiou = segment_tiou(p_start[preds, None], p_end[preds, None], gt_start[gts], gt_end[gts], eps)
         rank = np.argsort(tiou, axis=1)[:, ::-1]  # row-wise == np.argsort(row)[::-1]
         tiou = np.take_along_axis(tiou, rank, axis=1)
         gts = np.take_along_axis(gts, rank, axis=1)
@@ -143,7 +155,7 @@ def _match(gt_start, gt_end, gt_block, p_start, p_end, p_block, tious: np.ndarra
         pair_tiou.append(tiou[rows, cols])
         pair_pos.append(cols)
     if not pair_pred or sum(len(a) for a in pair_pred) == 0:
-        return tp
+        return matched
     pair_pred = np.concatenate(pair_pred)
     pair_gt = np.concatenate(pair_gt)
     pair_tiou = np.concatenate(pair_tiou)
@@ -179,10 +191,10 @@ def _match(gt_start, gt_end, gt_block, p_start, p_end, p_block, tious: np.ndarra
         position = np.where(eligible, np.arange(hi - lo), hi - lo)
         first = np.minimum.reduceat(position, seg, axis=1)  # [T, n_pred_in_step]
         t_idx, p_idx = np.nonzero(first < hi - lo)
-        chosen = first[t_idx, p_idx]
-        tp[t_idx, s_pred[seg[p_idx]]] = True
-        locked[t_idx, s_gt[chosen]] = True
-    return tp
+        chosen = s_gt[first[t_idx, p_idx]]
+        matched[t_idx, s_pred[seg[p_idx]]] = chosen
+        locked[t_idx, chosen] = True
+    return matched
 
 
 # ---------------------------------------------------------------------------------------------
@@ -213,6 +225,31 @@ def _interpolated_ap(tp: np.ndarray, npos: int) -> np.ndarray:
 # Public API
 
 
+def _ranked_match(gt: pd.DataFrame, pred: pd.DataFrame, tious: np.ndarray, num_classes: int, protocol: str):
+    """Validate, rank and match: ``(matched [T, n_pred] in rank order, order, bounds, gt labels)``.
+
+    Shared by AP and by per-prediction matching so both see exactly the same matching.
+    """
+    eps = protocol_eps(protocol)
+    _columns(gt, _GT_COLUMNS, "ground-truth")
+    _columns(pred, _PRED_COLUMNS, "prediction")
+    g_start, g_end, g_label = _segments(gt, "ground-truth", num_classes, strict=True)
+    p_start, p_end, p_label = _segments(pred, "prediction", num_classes, strict=False)
+    scores = pred["score"].to_numpy(dtype=np.float64)
+    if not np.isfinite(scores).all():
+        raise ValueError("prediction table has non-finite scores")
+
+    # One video code space for both sides; prediction-only videos get codes no GT block has.
+    g_vid, p_vid = gt["video_id"].astype(str).to_numpy(), pred["video_id"].astype(str).to_numpy()
+    codes, uniques = pd.factorize(np.concatenate([g_vid, p_vid]))
+    n_vid = max(len(uniques), 1)
+    g_block = g_label * n_vid + codes[: len(g_vid)]
+    p_block = p_label * n_vid + codes[len(g_vid) :]
+    order, bounds = _class_rank_order(p_label, scores, num_classes)
+    matched = _match(g_start, g_end, g_block, p_start[order], p_end[order], p_block[order], tious, eps)
+    return matched, order, bounds, g_label
+
+
 def average_precision(
     gt: pd.DataFrame,
     pred: pd.DataFrame,
@@ -227,30 +264,11 @@ def average_precision(
     ({class: mean AP over thresholds}, only classes that count in the mean).
     Predictions on videos absent from ``gt`` are false positives at their rank.
     """
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}; expected one of {PROTOCOLS}")
-    _columns(gt, _GT_COLUMNS, "ground-truth")
-    _columns(pred, _PRED_COLUMNS, "prediction")
     tious = np.asarray(tious, dtype=np.float64).reshape(-1)
     if len(tious) == 0:
         raise ValueError("need at least one tIoU threshold")
-    eps = OFFICIAL_UNION_EPS if protocol == "official" else 0.0
-
-    g_start, g_end, g_label = _segments(gt, "ground-truth", num_classes, strict=True)
-    p_start, p_end, p_label = _segments(pred, "prediction", num_classes, strict=False)
-    scores = pred["score"].to_numpy(dtype=np.float64)
-    if not np.isfinite(scores).all():
-        raise ValueError("prediction table has non-finite scores")
-
-    # One video code space for both sides; prediction-only videos get codes no GT block has.
-    g_vid, p_vid = gt["video_id"].astype(str).to_numpy(), pred["video_id"].astype(str).to_numpy()
-    codes, uniques = pd.factorize(np.concatenate([g_vid, p_vid]))
-    n_vid = max(len(uniques), 1)
-    g_block = g_label * n_vid + codes[: len(g_vid)]
-    p_block_raw = p_label * n_vid + codes[len(g_vid) :]
-
-    order, bounds = _class_rank_order(p_label, scores, num_classes)
-    tp = _match(g_start, g_end, g_block, p_start[order], p_end[order], p_block_raw[order], tious, eps)
+    matched, _, bounds, g_label = _ranked_match(gt, pred, tious, num_classes, protocol)
+    tp = matched >= 0
 
     npos = np.bincount(g_label, minlength=num_classes)
     ap = np.zeros((len(tious), num_classes))
@@ -270,7 +288,40 @@ def average_precision(
     }
 
 
-def _relabel_to_body(table: pd.DataFrame) -> pd.DataFrame:
+def match_predictions(
+    gt: pd.DataFrame,
+    pred: pd.DataFrame,
+    tiou: float = 0.5,
+    num_classes: int = NUM_ACTIONS,
+    protocol: str = "official",
+) -> np.ndarray:
+    """The ground-truth row (position in ``gt``) each prediction (position in ``pred``) takes at
+    one threshold, -1 for a false positive.
+
+    Exactly the matching :func:`average_precision` scores, exposed so error analysis can label
+    each prediction and each ground truth without a second, possibly diverging, matcher.
+    """
+    matched, order, _, _ = _ranked_match(gt, pred, np.array([float(tiou)]), num_classes, protocol)
+    out = np.empty_like(matched[0])
+    out[order] = matched[0]
+    return out
+
+
+def rank_predictions(pred: pd.DataFrame, num_classes: int = NUM_ACTIONS) -> np.ndarray:
+    """Row positions of all predictions, best score first, across classes.
+
+    Ties keep the per-class order the matching uses, so any top-K cut of this list is, inside
+    every class, a prefix of that class's ranking: the greedy matching of the cut equals the
+    full matching restricted to it.
+    """
+    _columns(pred, _PRED_COLUMNS, "prediction")
+    _, _, labels = _segments(pred, "prediction", num_classes, strict=False)
+    scores = pred["score"].to_numpy(dtype=np.float64)
+    order, _ = _class_rank_order(labels, scores, num_classes)
+    return order[np.argsort(-scores[order], kind="stable")]
+
+
+def relabel_to_body(table: pd.DataFrame) -> pd.DataFrame:
     """Same rows with ``class`` replaced by the body-group index (0..6)."""
     out = table.copy()
     labels = table["class"].to_numpy(dtype=np.int64)
@@ -278,6 +329,31 @@ def _relabel_to_body(table: pd.DataFrame) -> pd.DataFrame:
         raise ValueError(f"class values must lie in 0..{NUM_ACTIONS - 1} for body relabelling")
     out["class"] = np.asarray(ACTION_TO_BODY, dtype=np.int64)[labels]
     return out
+
+
+LEVELS = ("action", "body")
+
+
+def level_tables(gt: pd.DataFrame, pred: pd.DataFrame, level: str) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """Ground truth, predictions and class count for one evaluation level."""
+    if level == "action":
+        return gt, pred, NUM_ACTIONS
+    if level == "body":
+        return relabel_to_body(gt), relabel_to_body(pred), NUM_BODY_GROUPS
+    raise ValueError(f"unknown level {level!r}; expected one of {LEVELS}")
+
+
+def evaluate_level(
+    gt: pd.DataFrame,
+    pred: pd.DataFrame,
+    level: str = "action",
+    protocol: str = "official",
+    tious: Sequence[float] | np.ndarray = DEFAULT_TIOUS,
+) -> dict:
+    """``per_tiou``, ``avg`` and ``per_class`` for one level (``action`` or ``body``)."""
+    gt_l, pred_l, num_classes = level_tables(gt, pred, level)
+    result = average_precision(gt_l, pred_l, tious, num_classes, protocol)
+    return {k: result[k] for k in ("per_tiou", "avg", "per_class")}
 
 
 def evaluate_detection(
@@ -292,22 +368,20 @@ def evaluate_detection(
     different actions in the same group can now compete for one ground truth -- exactly what
     the paper's body-level numbers measure.
     """
-    action = average_precision(gt, pred, tious, NUM_ACTIONS, protocol)
-    body = average_precision(_relabel_to_body(gt), _relabel_to_body(pred), tious, NUM_BODY_GROUPS, protocol)
-    return {
-        "action": {"per_tiou": action["per_tiou"], "avg": action["avg"], "per_class": action["per_class"]},
-        "body": {"per_tiou": body["per_tiou"], "avg": body["avg"]},
-        "avg": (action["avg"] + body["avg"]) / 2.0,
-    }
+    action = evaluate_level(gt, pred, "action", protocol, tious)
+    body = evaluate_level(gt, pred, "body", protocol, tious)
+    return {"action": action, "body": body, "avg": (action["avg"] + body["avg"]) / 2.0}
 
 
 def format_table(metrics: dict) -> str:
-    """Plain-text summary printed at the end of a run: one row per level, one column per
-    threshold plus Avg, and the AVG line (mean of the two Avg values)."""
-    keys = list(metrics["action"]["per_tiou"].keys())
+    """Plain-text summary printed at the end of a run: one row per level present in
+    ``metrics``, one column per threshold plus Avg, and the AVG line (mean of the two Avg
+    values) when ``metrics`` has it."""
+    levels = [level for level in LEVELS if level in metrics]
+    keys = list(metrics[levels[0]]["per_tiou"].keys())
     header = ["level"] + keys + ["Avg"]
     rows = [header]
-    for level in ("action", "body"):
+    for level in levels:
         values = [metrics[level]["per_tiou"][k] for k in keys] + [metrics[level]["avg"]]
         rows.append([level] + [f"{v:.2f}" for v in values])
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
@@ -318,5 +392,6 @@ def format_table(metrics: dict) -> str:
         for r in rows
     ]
     lines.insert(1, "-" * len(lines[0]))
-    lines.append(f"AVG {metrics['avg']:.2f}")
+    if "avg" in metrics:
+        lines.append(f"AVG {metrics['avg']:.2f}")
     return "\n".join(lines)

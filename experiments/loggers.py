@@ -45,7 +45,7 @@ class WandbLogger(NullLogger):
         self,
         project: str = "microactions",
         mode: str = "offline",
-        config: dict[str, Any] | None = None,
+        run_config: dict[str, Any] | None = None,
         run_dir: str | Path | None = None,
         name: str | None = None,
         group: str | None = None,
@@ -57,7 +57,7 @@ class WandbLogger(NullLogger):
         os.environ.setdefault("WANDB_SILENT", "true")
         self._wandb = wandb
         self.run = wandb.init(
-            project=project, mode=mode, config=config, dir=str(run_dir) if run_dir else None,
+            project=project, mode=mode, config=run_config, dir=str(run_dir) if run_dir else None,
             name=name, group=group, tags=list(tags or []), reinit="finish_previous",
         )
 

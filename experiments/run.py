@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf  # noqa: E402
 @hydra.main(version_base="1.3", config_path="../configs", config_name="config")
 def main(cfg: DictConfig):
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    logger = instantiate(cfg.logger, config=OmegaConf.to_container(cfg, resolve=True), run_dir=run_dir)
+    logger = instantiate(cfg.logger, run_config=OmegaConf.to_container(cfg, resolve=True), run_dir=run_dir)
     with logger:
         entry = instantiate(cfg.task.entry)
         return entry(cfg, run_dir=run_dir, logger=logger)

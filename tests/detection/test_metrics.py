@@ -7,7 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from detection.metrics import DEFAULT_TIOUS, average_precision, evaluate_detection, format_table
+from detection.metrics import (
+    DEFAULT_TIOUS,
+    average_precision,
+    evaluate_detection,
+    format_table,
+    match_predictions,
+    rank_predictions,
+)
 from perception.taxonomy import ACTION_TO_BODY, NUM_ACTIONS
 
 
@@ -218,31 +225,38 @@ def test_format_table():
 # --------------------------------------------------------------------------------- reference
 
 
-def _reference_ap(gt: pd.DataFrame, pred: pd.DataFrame, tious, num_classes: int, protocol: str) -> np.ndarray:
-    """Plain transcription of the ActivityNet procedure: loops everywhere, no cleverness."""
+def reference_evaluate(gt: pd.DataFrame, pred: pd.DataFrame, tious, num_classes: int, protocol: str):
+    """Plain transcription of the ActivityNet procedure: loops everywhere, no cleverness.
+
+    Returns ``(ap [T, C] in percent, match [T, n_pred])`` where ``match`` holds the position
+    in ``gt`` each prediction (position in ``pred``) took, -1 for a false positive. Also
+    imported by ``benchmarks/bench_map.py`` as the speed baseline.
+    """
     eps = 1e-4 if protocol == "official" else 0.0
+    gt_rows, pred_rows = list(gt.itertuples(index=False)), list(pred.itertuples(index=False))
     ap = np.zeros((len(tious), num_classes))
+    match = np.full((len(tious), len(pred_rows)), -1)
     for c in range(num_classes):
-        g = [r for r in gt.itertuples(index=False) if r[3] == c]
-        p = [r for r in pred.itertuples(index=False) if r[3] == c]
+        g = [j for j in range(len(gt_rows)) if gt_rows[j][3] == c]
+        p = [i for i in range(len(pred_rows)) if pred_rows[i][3] == c]
         if not g:
             ap[:, c] = 0.0 if protocol == "official" else np.nan
             continue
         if not p:
             continue
-        order = np.argsort(np.array([r[4] for r in p], dtype=np.float64))[::-1]
-        lock = np.full((len(tious), len(g)), -1)
+        order = np.argsort(np.array([pred_rows[i][4] for i in p], dtype=np.float64))[::-1]
+        lock = np.full((len(tious), len(gt_rows)), False)
         tp = np.zeros((len(tious), len(p)))
         fp = np.zeros((len(tious), len(p)))
-        for rank, i in enumerate(order):
-            vid, start, end = p[i][0], float(p[i][1]), float(p[i][2])
-            cand = [j for j in range(len(g)) if g[j][0] == vid]
+        for rank, k in enumerate(order):
+            vid, start, end = pred_rows[p[k]][0], float(pred_rows[p[k]][1]), float(pred_rows[p[k]][2])
+            cand = [j for j in g if gt_rows[j][0] == vid]
             if not cand:
                 fp[:, rank] = 1
                 continue
             tiou = []
             for j in cand:
-                gs, ge = float(g[j][1]), float(g[j][2])
+                gs, ge = float(gt_rows[j][1]), float(gt_rows[j][2])
                 inter = max(0.0, min(end, ge) - max(start, gs))
                 union = (ge - gs) + (end - start) - inter
                 if eps:
@@ -253,14 +267,14 @@ def _reference_ap(gt: pd.DataFrame, pred: pd.DataFrame, tious, num_classes: int,
             for t, thr in enumerate(tious):
                 for jj in best_first:
                     if tiou[jj] < thr:
-                        fp[t, rank] = 1
                         break
-                    if lock[t, cand[jj]] >= 0:
+                    if lock[t, cand[jj]]:
                         continue
                     tp[t, rank] = 1
-                    lock[t, cand[jj]] = rank
+                    lock[t, cand[jj]] = True
+                    match[t, p[k]] = cand[jj]
                     break
-                if tp[t, rank] == 0 and fp[t, rank] == 0:
+                if tp[t, rank] == 0:
                     fp[t, rank] = 1
         tp_c, fp_c = np.cumsum(tp, axis=1), np.cumsum(fp, axis=1)
         for t in range(len(tious)):
@@ -272,66 +286,143 @@ def _reference_ap(gt: pd.DataFrame, pred: pd.DataFrame, tious, num_classes: int,
             ap[t, c] = sum(
                 (mrec[k] - mrec[k - 1]) * mprec[k] for k in range(1, len(mrec)) if mrec[k] != mrec[k - 1]
             )
-    return ap * 100.0
+    return ap * 100.0, match
+
+
+def reference_ap(gt: pd.DataFrame, pred: pd.DataFrame, tious, num_classes: int, protocol: str) -> np.ndarray:
+    return reference_evaluate(gt, pred, tious, num_classes, protocol)[0]
+
+
+def _times(rng: np.random.Generator, mode: str, n: int, min_len: int):
+    """Start/end times on one of three grids: half seconds (many exact tIoU ties and exact
+    0.5 overlaps), frames / fps as the real CSVs produce (29 or 30 fps), or continuous."""
+    if mode == "half":
+        start = rng.integers(0, 16, n) * 0.5
+        return start, start + rng.integers(min_len, 8, n) * 0.5
+    if mode == "frames":
+        fps = float(rng.choice([29.0, 30.0]))
+        start_f = rng.integers(0, 240, n)
+        return start_f / fps, (start_f + rng.integers(min_len * 8, 120, n)) / fps
+    start = rng.uniform(0, 8, n)
+    return start, start + rng.uniform(0.0 if min_len == 0 else 0.05, 4, n)
 
 
 def _random_case(rng: np.random.Generator, num_classes: int):
-    """Small cases on a coarse time grid, so tIoU ties, exact-threshold overlaps and score
-    ties are common; some cases pile many ground truths into one (class, video) block."""
-    dense = rng.random() < 0.15
+    """A small random case built to hit the corner cases of the matching and of AP.
+
+    Overlapping multi-label ground truth (the same segment under several classes), classes
+    with no ground truth and/or no prediction (``num_classes`` is often larger than the
+    number of instances), tied scores, predictions copied from ground truths or jittered
+    around them (tIoU 1 and near-threshold overlaps), zero-length predictions, predictions on
+    videos without ground truth, and now and then a dense (class, video) block.
+    """
+    dense = rng.random() < 0.12
     videos = ["a"] if dense else ["a", "b", "c"][: rng.integers(1, 4)]
-    n_gt = int(rng.integers(15, 25)) if dense else int(rng.integers(0, 9))
+    mode = str(rng.choice(["half", "frames", "float"]))
+    n_gt = int(rng.integers(12, 25)) if dense else int(rng.integers(0, 9))
     n_pred = int(rng.integers(20, 40)) if dense else int(rng.integers(0, 16))
-    gt_rows = []
-    for _ in range(n_gt):
-        start = rng.integers(0, 16) * 0.5
-        gt_rows.append(
-            (
-                str(rng.choice(videos)),
-                start,
-                start + rng.integers(1, 8) * 0.5,
-                int(rng.integers(0, num_classes)),
+    g_class_hi = 1 if dense else num_classes
+    gs, ge = _times(rng, mode, n_gt, 1)
+    gt_rows = [(str(rng.choice(videos)), gs[i], ge[i], int(rng.integers(0, g_class_hi))) for i in range(n_gt)]
+    if gt_rows and num_classes > 1 and rng.random() < 0.5:  # multi-label: same segment, new class
+        for row in [gt_rows[int(i)] for i in rng.integers(0, len(gt_rows), rng.integers(1, 4))]:
+            gt_rows.append(
+                (row[0], row[1], row[2], (row[3] + int(rng.integers(1, num_classes))) % num_classes)
             )
-        )
+    ps, pe = _times(rng, mode, n_pred, 0)
+    tie_scores = rng.random() < 0.6
     pred_rows = []
-    for _ in range(n_pred):
-        start = rng.integers(0, 16) * 0.5
+    for i in range(n_pred):
         vid = str(rng.choice(videos + ["ghost"])) if rng.random() < 0.9 else "zz"
-        pred_rows.append(
-            (
-                vid,
-                start,
-                start + rng.integers(0, 8) * 0.5,
-                int(rng.integers(0, num_classes)),
-                float(rng.integers(0, 5)) / 4,
-            )
-        )
+        start, end, label = ps[i], pe[i], int(rng.integers(0, num_classes))
+        if gt_rows and rng.random() < 0.35:  # near or exactly on a ground truth
+            vid, start, end, label = gt_rows[int(rng.integers(0, len(gt_rows)))]
+            if rng.random() < 0.5:
+                shift = (rng.integers(-2, 3) * 0.5) if mode == "half" else rng.normal(0, 0.3)
+                start, end = start + shift, max(start + shift, end + shift * rng.integers(0, 2))
+            if rng.random() < 0.2:
+                label = int(rng.integers(0, num_classes))
+        score = float(rng.integers(0, 5)) / 4 if tie_scores else float(rng.random())
+        pred_rows.append((vid, start, end, label, score))
     return gt_table(gt_rows), pred_table(pred_rows)
+
+
+def _random_tious(rng: np.random.Generator) -> np.ndarray:
+    if rng.random() < 0.8:
+        return DEFAULT_TIOUS
+    return np.unique(np.r_[0.5, np.round(rng.uniform(0.05, 0.95, rng.integers(1, 6)), 2)])
+
+
+def _expected_summary(ref: np.ndarray, protocol: str) -> tuple[np.ndarray, float]:
+    """per-tIoU mAP and Avg from the reference AP table under each protocol's class rule."""
+    if protocol == "activitynet" and np.isnan(ref).all():
+        per_tiou = np.zeros(ref.shape[0])
+    else:
+        per_tiou = np.nanmean(ref, axis=1)
+    return per_tiou, float(per_tiou.mean())
 
 
 @pytest.mark.parametrize("protocol", ["official", "activitynet"])
 def test_matches_loop_reference_on_random_cases(protocol):
     rng = np.random.default_rng(20240611 if protocol == "official" else 7)
-    for case in range(150):
-        num_classes = int(rng.integers(1, 4))
+    seen = {"empty_class": 0, "multi_label": 0, "score_tie": 0, "ap_strictly_between": 0}
+    for case in range(2000):
+        num_classes = int(rng.integers(1, 7))
         gt, pred = _random_case(rng, num_classes)
-        got = average_precision(gt, pred, num_classes=num_classes, protocol=protocol)["ap"]
-        want = _reference_ap(gt, pred, DEFAULT_TIOUS, num_classes, protocol)
-        np.testing.assert_allclose(got, want, rtol=0, atol=1e-9, equal_nan=True, err_msg=f"case {case}")
+        tious = _random_tious(rng)
+        got = average_precision(gt, pred, tious=tious, num_classes=num_classes, protocol=protocol)
+        want = reference_ap(gt, pred, tious, num_classes, protocol)
+        np.testing.assert_allclose(got["ap"], want, rtol=0, atol=1e-9, equal_nan=True, err_msg=f"case {case}")
+        per_tiou, avg = _expected_summary(want, protocol)
+        np.testing.assert_allclose(list(got["per_tiou"].values()), per_tiou, rtol=0, atol=1e-9)
+        assert got["avg"] == pytest.approx(avg, abs=1e-9)
+        seen["empty_class"] += int(np.bincount(gt["class"], minlength=num_classes).min() == 0)
+        seen["multi_label"] += int(gt.duplicated(["video_id", "t_start", "t_end"]).any())
+        seen["score_tie"] += int(pred.duplicated(["class", "score"]).any())
+        seen["ap_strictly_between"] += int(((want > 0) & (want < 100)).any())
+    # The generator really produces the situations the test is meant to cover.
+    assert min(seen.values()) > 500, seen
 
 
-def test_body_level_matches_reference_on_relabelled_tables():
-    rng = np.random.default_rng(3)
+def test_match_predictions_agrees_with_reference_assignment():
+    rng = np.random.default_rng(11)
+    for case in range(300):
+        num_classes = int(rng.integers(1, 5))
+        gt, pred = _random_case(rng, num_classes)
+        protocol = "official" if case % 2 else "activitynet"
+        tiou = float(rng.choice([0.3, 0.5, 0.7]))
+        _, want = reference_evaluate(gt, pred, [tiou], num_classes, protocol)
+        got = match_predictions(gt, pred, tiou, num_classes, protocol)
+        np.testing.assert_array_equal(got, want[0], err_msg=f"case {case}")
+
+
+def test_rank_predictions_is_score_order_and_per_class_prefix():
+    rng = np.random.default_rng(5)
+    for _ in range(50):
+        _, pred = _random_case(rng, 3)
+        order = rank_predictions(pred, 3)
+        scores = pred["score"].to_numpy()
+        assert sorted(order.tolist()) == list(range(len(pred)))
+        assert (np.diff(scores[order]) <= 0).all()
+        for c in range(3):
+            rows = np.flatnonzero(pred["class"].to_numpy() == c)
+            want = rows[np.argsort(scores[rows])[::-1]]  # the per-class rank order of AP
+            np.testing.assert_array_equal(order[np.isin(order, rows)], want)
+
+
+@pytest.mark.parametrize("protocol", ["official", "activitynet"])
+def test_body_level_matches_reference_on_relabelled_tables(protocol):
+    rng = np.random.default_rng(3 if protocol == "activitynet" else 4)
     to_body = np.asarray(ACTION_TO_BODY)
-    for _ in range(20):
+    for _ in range(150):
         gt, pred = _random_case(rng, NUM_ACTIONS)
-        metrics = evaluate_detection(gt, pred, protocol="activitynet")
+        metrics = evaluate_detection(gt, pred, protocol=protocol)
         gt_b, pred_b = (
             gt.assign(**{"class": to_body[gt["class"]]}),
             pred.assign(**{"class": to_body[pred["class"]]}),
         )
-        want = _reference_ap(gt_b, pred_b, DEFAULT_TIOUS, 7, "activitynet")
-        if np.isnan(want).all():
-            assert metrics["body"]["avg"] == 0.0
-        else:
-            assert metrics["body"]["avg"] == pytest.approx(np.nanmean(want, axis=1).mean(), abs=1e-9)
+        want = reference_ap(gt_b, pred_b, DEFAULT_TIOUS, 7, protocol)
+        assert metrics["body"]["avg"] == pytest.approx(_expected_summary(want, protocol)[1], abs=1e-9)
+        assert set(metrics["body"]["per_class"]) == (
+            set(range(7)) if protocol == "official" else set(gt_b["class"].tolist())
+        )

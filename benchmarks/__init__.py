@@ -1,0 +1,1 @@
+"""Timing scripts (``python -m benchmarks.<name>``); results are recorded in BENCHMARKS.md."""
