@@ -9,7 +9,7 @@ def test_body_groups_follow_the_official_index_ranges():
     for body, indices in ranges.items():
         assert [a.index for a in taxonomy.actions_in_body(body)] == list(indices)
         assert all(taxonomy.body_of(i) == body for i in indices)
-    assert taxonomy.ACTION_TO_BODY == tuple(taxonomy.body_of(i) for i in range(52))
+    assert tuple(taxonomy.body_of(i) for i in range(52)) == taxonomy.ACTION_TO_BODY
 
 
 def test_codes_are_not_index_order_and_map_both_ways():
