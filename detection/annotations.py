@@ -11,8 +11,6 @@ once) because the real training CSV has 13.7k rows and is read on every run.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from perception.atomic import atomic_write_text
 from perception.taxonomy import NUM_ACTIONS
 
 MMA52_COLUMNS = ("id", "video_id", "start_frame", "end_frame", "class", "total_frames", "fps")
@@ -146,22 +145,6 @@ def _numeric(path: Path, table: pd.DataFrame, column: str, *, integer: bool, all
         not_int = ~np.isfinite(values) | (values != np.round(values))
         _fail_first(path, table, not_int, column, lambda p: f"{raw[p]!r} is not an integer")
     return values
-
-
-def _atomic_write_text(path: str | Path, text: str) -> None:
-    """Write via a temp file in the same directory + os.replace, so a crash mid-write never
-    leaves a truncated CSV where a valid one used to be."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 # ---------------------------------------------------------------------------------------------
@@ -294,7 +277,7 @@ def write_mma52_csv(
                 f"{video.total_frames},{float(video.fps)!r}"
             )
             next_id += 1
-    _atomic_write_text(path, "\n".join(rows) + "\n")
+    atomic_write_text(path, "\n".join(rows) + "\n")
 
 
 def _iter_videos(
@@ -381,7 +364,7 @@ def write_submission(path: str | Path, predictions: pd.DataFrame) -> None:
     table = predictions.reset_index(drop=True)
     clean = _validate_predictions(path, table, text=False)
     text = clean.to_csv(index=True, index_label="", lineterminator="\n", float_format=None)
-    _atomic_write_text(path, text)
+    atomic_write_text(path, text)
 
 
 def read_submission(path: str | Path) -> pd.DataFrame:

@@ -12,7 +12,7 @@ that convert.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,11 +66,18 @@ class MMADataset(Dataset):
             path = annotation.path or self.video_dir / f"{annotation.video_id}.mp4"
             decoded = read_video(path, frame_stride, image_size)
             fps = annotation.fps  # the annotation's fps defines the time axis of the labels
-            segments = np.array([[i.start, i.end] for i in annotation.instances], dtype=np.float32).reshape(-1, 2)
+            segments = np.array([[i.start, i.end] for i in annotation.instances], dtype=np.float32).reshape(
+                -1, 2
+            )
             labels = np.array([i.label for i in annotation.instances], dtype=np.int64)
             return VideoSample(
-                annotation.video_id, decoded.frames, fps, annotation.duration,
-                tubelet * frame_stride / fps, segments, labels,
+                annotation.video_id,
+                decoded.frames,
+                fps,
+                annotation.duration,
+                tubelet * frame_stride / fps,
+                segments,
+                labels,
             )
 
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
@@ -95,10 +102,18 @@ class Batch:
 
 
 class Collate:
-    """Pads feature sequences to a common length that every pyramid level divides."""
+    """Pads feature sequences to a common length that every pyramid level divides, and
+    applies the training augmentation (if any) to each clip."""
 
-    def __init__(self, tubelet: int, length_multiple: int) -> None:
+    def __init__(
+        self,
+        tubelet: int,
+        length_multiple: int,
+        augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> None:
         self.tubelet, self.length_multiple = tubelet, length_multiple
+        self.augment, self.rng = augment, rng or np.random.default_rng(0)
 
     def __call__(self, samples: list[VideoSample]) -> Batch:
         lengths = [-(-len(s.frames) // self.tubelet) for s in samples]
@@ -107,7 +122,10 @@ class Collate:
         for row, length in enumerate(lengths):
             mask[row, :length] = True
         return Batch(
-            frames=[torch.from_numpy(s.frames) for s in samples],
+            frames=[
+                torch.from_numpy(self.augment(s.frames, self.rng) if self.augment else s.frames)
+                for s in samples
+            ],
             feature_mask=mask,
             segments=[torch.from_numpy(seconds_to_steps(s.segments, s.step_seconds)) for s in samples],
             labels=[torch.from_numpy(s.labels) for s in samples],

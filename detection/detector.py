@@ -47,8 +47,10 @@ class MicroActionDetector(nn.Module):
     ) -> None:
         super().__init__()
         if len(regression_ranges) != levels:
-            raise ValueError(f"need one regression range per pyramid level: {levels} levels, "
-                             f"{len(regression_ranges)} ranges")
+            raise ValueError(
+                f"need one regression range per pyramid level: {levels} levels, "
+                f"{len(regression_ranges)} ranges"
+            )
         self.backbone = backbone
         self.num_classes = num_classes
         self.levels = levels
@@ -95,8 +97,10 @@ class MicroActionDetector(nn.Module):
         """Focal + DIoU losses; ``segments`` per video in feature steps. Returns a dict."""
         logits, offsets, points, valid = self(frames, feature_mask)
         cls_targets, reg_targets = zip(
-            *[assign_targets(points, s, lab, self.num_classes, self.center_radius)
-              for s, lab in zip(segments, labels, strict=True)],
+            *[
+                assign_targets(points, s, lab, self.num_classes, self.center_radius)
+                for s, lab in zip(segments, labels, strict=True)
+            ],
             strict=True,
         )
         cls_targets, reg_targets = torch.stack(cls_targets), torch.stack(reg_targets)
@@ -110,17 +114,30 @@ class MicroActionDetector(nn.Module):
                 self.loss_normalizer.fill_(max(float(num_pos), 1.0))
             else:
                 self.loss_normalizer.mul_(self.momentum).add_((1 - self.momentum) * max(float(num_pos), 1.0))
-        normalizer = self.loss_normalizer.clamp(min=1.0) if self.loss_normalizer > 0 else num_pos.clamp(min=1.0)
-        cls_loss = sigmoid_focal_loss(
-            all_logits[valid], cls_targets[valid], alpha=self.focal_alpha, gamma=self.focal_gamma, reduction="sum"
-        ) / normalizer
+        normalizer = (
+            self.loss_normalizer.clamp(min=1.0) if self.loss_normalizer > 0 else num_pos.clamp(min=1.0)
+        )
+        cls_loss = (
+            sigmoid_focal_loss(
+                all_logits[valid],
+                cls_targets[valid],
+                alpha=self.focal_alpha,
+                gamma=self.focal_gamma,
+                reduction="sum",
+            )
+            / normalizer
+        )
         if positive.any():
             reg_loss = diou_loss_1d(all_offsets[positive], reg_targets[positive]).sum() / normalizer
         else:
             reg_loss = all_offsets.sum() * 0.0
         total = cls_loss + self.reg_weight * reg_loss
-        return {"loss": total, "cls_loss": cls_loss.detach(), "reg_loss": reg_loss.detach(),
-                "num_pos": num_pos.detach()}
+        return {
+            "loss": total,
+            "cls_loss": cls_loss.detach(),
+            "reg_loss": reg_loss.detach(),
+            "num_pos": num_pos.detach(),
+        }
 
     @torch.no_grad()
     def predict(self, frames, feature_mask) -> list[Detections]:

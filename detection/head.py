@@ -18,13 +18,28 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def standardize_over_time(x: torch.Tensor, mask: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """Per video and channel, subtract the mean over the video's real steps and divide by
+    their standard deviation.
+
+    What stays constant through a video (the subject's appearance, the background, the
+    camera) is removed; what changes over time (the motion) remains. Micro-actions are
+    exactly that change, and the same person is in every frame of an MMA-52 video.
+    """
+    count = mask.sum(dim=-1, keepdim=True).clamp(min=1.0)
+    mean = (x * mask).sum(dim=-1, keepdim=True) / count
+    var = ((x - mean) ** 2 * mask).sum(dim=-1, keepdim=True) / count
+    return (x - mean) / torch.sqrt(var + eps) * mask
+
+
 class MaskedConvBlock(nn.Module):
-    """Conv1d + LayerNorm (over channels) + ReLU, with padded positions forced to zero."""
+    """Conv1d + GroupNorm(1) (normalises over channels and time of each video) + ReLU, with
+    padded positions forced to zero."""
 
     def __init__(self, in_dim: int, out_dim: int, kernel: int = 3) -> None:
         super().__init__()
         self.conv = nn.Conv1d(in_dim, out_dim, kernel, padding=kernel // 2)
-        self.norm = nn.GroupNorm(1, out_dim)  # LayerNorm over channels and time, mask-free
+        self.norm = nn.GroupNorm(1, out_dim)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         x = self.conv(x) * mask
@@ -48,7 +63,6 @@ class TemporalPyramid(nn.Module):
 
     def __init__(self, in_dim: int, dim: int, levels: int = 6, stem_layers: int = 2) -> None:
         super().__init__()
-        self.input_norm = nn.LayerNorm(in_dim)
         self.stem = nn.ModuleList(
             [MaskedConvBlock(in_dim if i == 0 else dim, dim) for i in range(stem_layers)]
         )
@@ -57,7 +71,7 @@ class TemporalPyramid(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """x: (B, C, T); mask: (B, 1, T) float. Returns per-level features and masks."""
-        x = self.input_norm(x.transpose(1, 2)).transpose(1, 2) * mask
+        x = standardize_over_time(x, mask)
         for block in self.stem:
             x = block(x, mask)
         feats, masks = [x], [mask]
@@ -110,8 +124,12 @@ def make_points(lengths: list[int], regression_ranges: list[tuple[float, float]]
         position = torch.arange(length, dtype=torch.float32) * stride
         rows.append(
             torch.stack(
-                [position, torch.full_like(position, low), torch.full_like(position, high),
-                 torch.full_like(position, stride)],
+                [
+                    position,
+                    torch.full_like(position, low),
+                    torch.full_like(position, high),
+                    torch.full_like(position, stride),
+                ],
                 dim=1,
             )
         )

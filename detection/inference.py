@@ -18,8 +18,9 @@ def predict_dataset(
 ) -> pd.DataFrame:
     """Detections for every video, in seconds, as a table with the submission columns."""
     model.to(device).eval()
-    loader = DataLoader(dataset, batch_size=batch_size, collate_fn=Collate(model.backbone.tubelet,
-                                                                           model.length_multiple))
+    loader = DataLoader(
+        dataset, batch_size=batch_size, collate_fn=Collate(model.backbone.tubelet, model.length_multiple)
+    )
     rows = []
     for batch in tqdm(loader, desc="predicting", leave=False):
         detections = model.predict([f.to(device) for f in batch.frames], batch.feature_mask.to(device))

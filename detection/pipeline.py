@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from detection.annotations import annotations_to_frame, read_mma52_csv, write_submission
 from detection.checkpoint import load_checkpoint
 from detection.dataset import MMADataset
+from detection.error_analysis import analyze
 from detection.inference import predict_dataset
 from detection.metrics import evaluate_detection, format_table
 from detection.timelines import plot_timelines, write_timelines
@@ -45,15 +46,22 @@ def prepare_data(data_cfg: DictConfig) -> Path:
             options.pop("classes")
         generate(SyntheticConfig(root=root, **options))
     if not root.is_dir():
-        raise FileNotFoundError(f"dataset root not found: {root} (set data.root=PATH to an MMA-52-layout folder)")
+        raise FileNotFoundError(
+            f"dataset root not found: {root} (set data.root=PATH to an MMA-52-layout folder)"
+        )
     return root
 
 
 def load_split(root: Path, split: str, data_cfg: DictConfig, tubelet: int, image_size: int) -> MMADataset:
     videos = read_mma52_csv(root / f"{split}.csv", video_root=root, split=split)
     return MMADataset(
-        videos, root / split, frame_stride=data_cfg.frame_stride, image_size=image_size, tubelet=tubelet,
-        workers=data_cfg.get("decode_workers", 2), desc=f"decoding {split}",
+        videos,
+        root / split,
+        frame_stride=data_cfg.frame_stride,
+        image_size=image_size,
+        tubelet=tubelet,
+        workers=data_cfg.get("decode_workers", 2),
+        desc=f"decoding {split}",
     )
 
 
@@ -63,7 +71,7 @@ def permuted_label_control(gt, predictions, seed: int, protocol: str) -> float:
     knowledge would get. Learning is real only when the true mAP is well above it."""
     rng = np.random.default_rng(seed)
     present = np.unique(gt["class"].to_numpy())
-    permutation = np.arange(int(max(present.max(), predictions["class"].max(initial=0))) + 1)
+    permutation = np.arange(max(int(present.max()), int(predictions["class"].to_numpy().max(initial=0))) + 1)
     shuffled = rng.permutation(present)
     while len(present) > 1 and np.any(shuffled == present):  # a derangement: every class moves
         shuffled = rng.permutation(present)
@@ -85,21 +93,37 @@ def run_mmad(cfg: DictConfig, run_dir: Path, logger: Any) -> dict[str, Any]:
 
     splits = cfg.data.splits
     checkpoint_path = run_dir / "checkpoint.pt"
-    trainer_cfg = TrainerConfig(**OmegaConf.to_container(cfg.trainer, resolve=True))
+    trainer_options = OmegaConf.to_container(cfg.trainer, resolve=True)
+    trainer_options.pop("augment", None)
+    trainer_cfg = TrainerConfig(**trainer_options)
+    augment = instantiate(cfg.trainer.augment) if cfg.trainer.get("augment") else None
     if cfg.get("ckpt"):  # evaluate a trained checkpoint instead of training
         model.load_state_dict(load_checkpoint(to_absolute_path(cfg.ckpt))["model"])
     else:
         train_set = load_split(root, splits.train, cfg.data, tubelet, image_size)
         config_record = OmegaConf.to_container(cfg, resolve=True)
-        train(model, train_set, trainer_cfg, checkpoint_path, seed=cfg.seed, resume=cfg.resume,
-              logger=logger, extra_state={"config": json.dumps(config_record)})
+        train(
+            model,
+            train_set,
+            trainer_cfg,
+            checkpoint_path,
+            seed=cfg.seed,
+            resume=cfg.resume,
+            logger=logger,
+            extra_state={"config": json.dumps(config_record)},
+            augment=augment,
+        )
         del train_set
 
     test_set = load_split(root, splits.test, cfg.data, tubelet, image_size)
-    predictions = predict_dataset(model, test_set, batch_size=trainer_cfg.batch_size, device=trainer_cfg.device)
+    predictions = predict_dataset(
+        model, test_set, batch_size=trainer_cfg.batch_size, device=trainer_cfg.device
+    )
     write_submission(run_dir / "predictions.csv", predictions)
 
-    gt = annotations_to_frame({s.video_id: a for s, a in zip(test_set.samples, test_set.annotations, strict=True)})
+    gt = annotations_to_frame(
+        {s.video_id: a for s, a in zip(test_set.samples, test_set.annotations, strict=True)}
+    )
     protocol = cfg.task.eval.protocol
     metrics = evaluate_detection(gt, predictions, protocol=protocol)
     control = permuted_label_control(gt, predictions, cfg.seed, protocol)
@@ -116,16 +140,33 @@ def run_mmad(cfg: DictConfig, run_dir: Path, logger: Any) -> dict[str, Any]:
     atomic_write_text(run_dir / "metrics.json", json.dumps(report, indent=2))
 
     video_ids = [s.video_id for s in test_set.samples]
+    durations = {s.video_id: s.duration for s in test_set.samples}
     write_timelines(predictions, run_dir / "timelines", video_ids)
-    figure = plot_timelines(gt, predictions, video_ids[: cfg.task.eval.figure_videos], run_dir / "timelines.png",
-                            durations={s.video_id: s.duration for s in test_set.samples})
+    figure = plot_timelines(
+        gt,
+        predictions,
+        video_ids[: cfg.task.eval.figure_videos],
+        run_dir / "timelines.png",
+        durations=durations,
+    )
+    for level in ("action", "body"):  # the MMAD paper's false-positive / false-negative analysis
+        analyze(gt, predictions, durations, run_dir / "analysis", level, protocol=protocol)
 
     logger.log({f"test/action_map@{k}": v for k, v in metrics["action"]["per_tiou"].items()})
-    logger.log({"test/action_avg": metrics["action"]["avg"], "test/body_avg": metrics["body"]["avg"],
-                "test/avg": metrics["avg"], "test/permuted_labels_action_avg": control})
-    logger.summary({"action_avg": metrics["action"]["avg"], "body_avg": metrics["body"]["avg"],
-                    "avg": metrics["avg"]})
+    logger.log(
+        {
+            "test/action_avg": metrics["action"]["avg"],
+            "test/body_avg": metrics["body"]["avg"],
+            "test/avg": metrics["avg"],
+            "test/permuted_labels_action_avg": control,
+        }
+    )
+    logger.summary(
+        {"action_avg": metrics["action"]["avg"], "body_avg": metrics["body"]["avg"], "avg": metrics["avg"]}
+    )
     logger.log_image("timelines", figure)
+    for chart in sorted((run_dir / "analysis").glob("*.png")):
+        logger.log_image(f"analysis/{chart.stem}", chart)
 
     print(f"\nDetection-mAP (%) on {splits.test} ({len(test_set)} videos, {protocol} protocol):")
     print(format_table(metrics))

@@ -77,12 +77,18 @@ def decode_video(
     )
     candidate_scores = flat[keep]
     long_enough = (segments[:, 1] - segments[:, 0]) > config.min_duration
-    segments, candidate_scores, labels = segments[long_enough], candidate_scores[long_enough], labels[long_enough]
+    segments, candidate_scores, labels = (
+        segments[long_enough],
+        candidate_scores[long_enough],
+        labels[long_enough],
+    )
 
     out_segments, out_scores, out_labels = [], [], []
     for label in labels.unique():
         of_class = labels == label
-        kept, kept_scores = soft_nms(segments[of_class], candidate_scores[of_class], config.sigma, config.min_score)
+        kept, kept_scores = soft_nms(
+            segments[of_class], candidate_scores[of_class], config.sigma, config.min_score
+        )
         out_segments.append(kept)
         out_scores.append(kept_scores)
         out_labels.append(torch.full_like(kept_scores, int(label), dtype=torch.long))

@@ -78,13 +78,17 @@ def plot_timelines(
             best = float(_tiou((item.t_start, item.t_end), same).max()) if len(same) else 0.0
             color = cmap(best) if best > 0 else "#bbbbbb"
             ax.barh(y, item.t_end - item.t_start, left=item.t_start, color=color, height=0.8)
-            ax.text(item.t_start, y, f" {action(int(item[3])).code} {item.score:.2f}", va="center", fontsize=7)
+            ax.text(
+                item.t_start, y, f" {action(int(item[3])).code} {item.score:.2f}", va="center", fontsize=7
+            )
         ax.axhline(len(preds) + 0.5, color="black", linewidth=0.8)
         ax.set_yticks([])
         ax.set_xlim(0, (durations or {}).get(video_id, max([1.0, *truth["t_end"], *preds["t_end"]])))
         ax.set_title(f"{video_id}: ground truth (red, top) / top predictions (coloured by tIoU)", fontsize=9)
         ax.set_xlabel("seconds")
-    fig.colorbar(plt.cm.ScalarMappable(cmap=cmap), ax=axes[:, 0].tolist(), label="tIoU with best GT", shrink=0.6)
+    fig.colorbar(
+        plt.cm.ScalarMappable(cmap=cmap), ax=axes[:, 0].tolist(), label="tIoU with best GT", shrink=0.6
+    )
     path = Path(path)
     with atomic_path(path) as temporary:
         fig.savefig(temporary, format=path.suffix.lstrip(".") or "png", dpi=110, bbox_inches="tight")

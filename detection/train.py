@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, RandomSampler
 from tqdm.auto import tqdm
@@ -69,6 +70,7 @@ def train(
     logger: Any = None,
     extra_state: dict[str, Any] | None = None,
     on_epoch_end: EpochCallback | None = None,
+    augment: Callable | None = None,
 ) -> list[dict[str, float]]:
     """Train ``model`` in place; returns one dict of mean losses per epoch run now."""
     device = torch.device(config.device)
@@ -90,13 +92,18 @@ def train(
         start_epoch = state["epoch"] + 1
         print(f"resuming from {checkpoint_path} after epoch {state['epoch'] + 1}/{config.epochs}")
 
-    collate = Collate(model.backbone.tubelet, model.length_multiple)
     history = []
     for epoch in range(start_epoch, config.epochs):
         model.train()
         order = torch.Generator().manual_seed(seed * 100_003 + epoch)
+        # augmentation randomness is keyed by (seed, epoch) too, so a resumed run matches
+        collate = Collate(
+            model.backbone.tubelet, model.length_multiple, augment, np.random.default_rng([seed, epoch])
+        )
         loader = DataLoader(
-            dataset, batch_size=config.batch_size, sampler=RandomSampler(dataset, generator=order),
+            dataset,
+            batch_size=config.batch_size,
+            sampler=RandomSampler(dataset, generator=order),
             collate_fn=collate,
         )
         sums: dict[str, float] = {}
@@ -104,8 +111,10 @@ def train(
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False)
         for step, batch in enumerate(bar):
             losses = model.loss(
-                [f.to(device) for f in batch.frames], batch.feature_mask.to(device),
-                [s.to(device) for s in batch.segments], [lab.to(device) for lab in batch.labels],
+                [f.to(device) for f in batch.frames],
+                batch.feature_mask.to(device),
+                [s.to(device) for s in batch.segments],
+                [lab.to(device) for lab in batch.labels],
             )
             optimizer.zero_grad(set_to_none=True)
             losses["loss"].backward()
@@ -115,24 +124,40 @@ def train(
             optimizer.step()
             scheduler.step()
             for key, value in losses.items():
-                sums[key] = sums.get(key, 0.0) + float(value)
+                sums[key] = sums.get(key, 0.0) + float(value.detach())
             bar.set_postfix(loss=f"{float(losses['loss']):.3f}")
             global_step = epoch * steps_per_epoch + step
             if logger is not None and step % config.log_every == 0:
-                logger.log({"train/loss": float(losses["loss"]), "train/cls_loss": float(losses["cls_loss"]),
-                            "train/reg_loss": float(losses["reg_loss"]), "train/grad_norm": float(grad_norm),
-                            "train/lr": scheduler.get_last_lr()[0], "epoch": epoch}, step=global_step)
+                logger.log(
+                    {
+                        "train/loss": float(losses["loss"]),
+                        "train/cls_loss": float(losses["cls_loss"]),
+                        "train/reg_loss": float(losses["reg_loss"]),
+                        "train/grad_norm": float(grad_norm),
+                        "train/lr": scheduler.get_last_lr()[0],
+                        "epoch": epoch,
+                    },
+                    step=global_step,
+                )
         summary = {key: value / max(1, len(loader)) for key, value in sums.items()}
         summary["epoch_seconds"] = time.perf_counter() - started
         history.append(summary)
-        print(f"epoch {epoch + 1}/{config.epochs}: loss {summary.get('loss', float('nan')):.4f} "
-              f"(cls {summary.get('cls_loss', float('nan')):.4f}, reg {summary.get('reg_loss', float('nan')):.4f}) "
-              f"in {summary['epoch_seconds']:.0f}s")
-        save_checkpoint(checkpoint_path, {
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state(), "epoch": epoch,
-            **(extra_state or {}),
-        })
+        print(
+            f"epoch {epoch + 1}/{config.epochs}: loss {summary.get('loss', float('nan')):.4f} "
+            f"(cls {summary.get('cls_loss', float('nan')):.4f}, reg {summary.get('reg_loss', float('nan')):.4f}) "
+            f"in {summary['epoch_seconds']:.0f}s"
+        )
+        save_checkpoint(
+            checkpoint_path,
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "torch_rng": torch.get_rng_state(),
+                "epoch": epoch,
+                **(extra_state or {}),
+            },
+        )
         if on_epoch_end is not None:
             on_epoch_end(epoch, summary)
     return history

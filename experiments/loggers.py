@@ -57,8 +57,14 @@ class WandbLogger(NullLogger):
         os.environ.setdefault("WANDB_SILENT", "true")
         self._wandb = wandb
         self.run = wandb.init(
-            project=project, mode=mode, config=run_config, dir=str(run_dir) if run_dir else None,
-            name=name, group=group, tags=list(tags or []), reinit="finish_previous",
+            project=project,
+            mode=mode,
+            config=run_config,
+            dir=str(run_dir) if run_dir else None,
+            name=name,
+            group=group,
+            tags=list(tags or []),
+            reinit="finish_previous",
         )
 
     def log(self, metrics: dict[str, Any], step: int | None = None) -> None:

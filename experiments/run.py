@@ -13,6 +13,7 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_ERROR_REPORTING", "false")  # no crash reports to a server
 
 from pathlib import Path  # noqa: E402
 
@@ -25,7 +26,12 @@ from omegaconf import DictConfig, OmegaConf  # noqa: E402
 @hydra.main(version_base="1.3", config_path="../configs", config_name="config")
 def main(cfg: DictConfig):
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    logger = instantiate(cfg.logger, run_config=OmegaConf.to_container(cfg, resolve=True), run_dir=run_dir)
+    logger = instantiate(
+        cfg.logger,
+        _convert_="all",
+        run_config=OmegaConf.to_container(cfg, resolve=True),
+        run_dir=str(run_dir),
+    )
     with logger:
         entry = instantiate(cfg.task.entry)
         return entry(cfg, run_dir=run_dir, logger=logger)

@@ -2,16 +2,25 @@
 half-written file, even if the process is killed mid-write.
 
 The temporary file lives in the destination's folder so ``os.replace`` is a rename within
-one filesystem (atomic on POSIX), and is removed if the write fails.
+one filesystem (atomic on POSIX), and is removed if the write fails. ``mkstemp`` creates
+files readable only by their owner; finished files get the mode a plain ``open`` would.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+
+@functools.cache
+def _file_mode() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return 0o666 & ~current
 
 
 @contextlib.contextmanager
@@ -24,14 +33,15 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     temporary = Path(temporary)
     try:
         yield temporary
+        os.chmod(temporary, _file_mode())
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
 
 
 def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> None:
-    with atomic_path(path) as temporary:
-        temporary.write_text(text, encoding=encoding)
+    with atomic_path(path) as temporary, open(temporary, "w", encoding=encoding, newline="") as handle:
+        handle.write(text)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

@@ -6,8 +6,13 @@ embeddings were trained for), all chunks of a batch run as one big batch through
 block, and after each block an adapter sees the tokens laid out as (video, chunk, time,
 height, width) so its temporal path can cross chunk boundaries.
 
-The output is one feature vector per tubelet (``tubelet_size`` frames), averaged over the
-spatial grid: the temporal feature sequence the detection head works on.
+The output is one feature vector per tubelet (``tubelet_size`` frames): the temporal
+feature sequence the detection head works on. ``spatial_pool=1`` averages the whole token
+grid (as AdaTAD does with pretrained VideoMAE); ``spatial_pool=k`` averages it down to a
+k x k grid and concatenates the cells, so the head can tell *where* in the frame a motion
+happened (a nod and a foot tap look alike once averaged over the frame). This matters most
+when the backbone's features carry little semantics, as with the randomly initialised
+tiny backbone of the CPU demo.
 """
 
 from __future__ import annotations
@@ -69,6 +74,7 @@ class AdaptedVideoMAE(nn.Module):
         chunk_frames: int = 16,
         freeze_backbone: bool = True,
         grad_checkpointing: bool = False,
+        spatial_pool: int = 1,
     ) -> None:
         super().__init__()
         config = encoder.config
@@ -82,7 +88,13 @@ class AdaptedVideoMAE(nn.Module):
         self.tubelet = config.tubelet_size
         self.patch = config.patch_size
         self.image_size = config.image_size
-        self.out_dim = config.hidden_size
+        side = config.image_size // config.patch_size
+        if not 1 <= spatial_pool <= side:
+            raise ValueError(
+                f"spatial_pool must be between 1 and the token grid side {side}, got {spatial_pool}"
+            )
+        self.spatial_pool = spatial_pool
+        self.out_dim = config.hidden_size * spatial_pool**2
         self.grad_checkpointing = grad_checkpointing
         if freeze_backbone:
             for parameter in self.encoder.parameters():
@@ -131,7 +143,14 @@ class AdaptedVideoMAE(nn.Module):
         if self.encoder.layernorm is not None:
             tokens = self.encoder.layernorm(tokens)
 
-        feats = tokens.reshape(b, chunks * grid.time, side * side, self.out_dim).mean(dim=2)
+        steps = chunks * grid.time
+        hidden = tokens.shape[-1]
+        if self.spatial_pool == 1:
+            feats = tokens.reshape(b, steps, side * side, hidden).mean(dim=2)
+        else:
+            cells = tokens.reshape(b * steps, side, side, hidden).permute(0, 3, 1, 2)
+            cells = F.adaptive_avg_pool2d(cells, self.spatial_pool)
+            feats = cells.reshape(b, steps, self.out_dim)
         return feats[:, : self.output_length(t)].transpose(1, 2).contiguous()
 
 
@@ -141,6 +160,7 @@ def build_adapted_videomae(
     pretrained: str | None = None,
     freeze_backbone: bool = True,
     grad_checkpointing: bool = False,
+    spatial_pool: int = 1,
 ) -> AdaptedVideoMAE:
     """Builder used by the Hydra configs (``model.backbone._target_``)."""
     config = dict(config)
@@ -151,14 +171,5 @@ def build_adapted_videomae(
         chunk_frames=encoder.config.num_frames,
         freeze_backbone=freeze_backbone,
         grad_checkpointing=grad_checkpointing,
+        spatial_pool=spatial_pool,
     )
-
-
-def resize_frames(frames: torch.Tensor, size: int) -> torch.Tensor:
-    """Resize (B, T, H, W, 3) uint8 frames to ``size``; used when a cached clip's size differs."""
-    b, t, h, w, c = frames.shape
-    if h == size and w == size:
-        return frames
-    x = frames.permute(0, 1, 4, 2, 3).reshape(b * t, c, h, w).float()
-    x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-    return x.round().clamp(0, 255).to(torch.uint8).reshape(b, t, c, size, size).permute(0, 1, 3, 4, 2)

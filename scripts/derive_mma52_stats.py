@@ -16,12 +16,12 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
-import tempfile
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
+
+from perception.atomic import atomic_write_text
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CSV = REPO_ROOT.parent / "shared" / "data" / "mma52" / "train.csv"
@@ -125,20 +125,8 @@ def derive_stats(csv_path: Path) -> dict:
 
 
 def write_json_atomic(data: dict, out_path: Path) -> None:
-    """Write via a temp file in the same folder so readers never see a half-written JSON."""
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(data, separators=(",", ":"), sort_keys=False) + "\n"
-    fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual mode
-        os.replace(tmp, out_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Readers (the generator, the tests) never see a half-written JSON."""
+    atomic_write_text(out_path, json.dumps(data, separators=(",", ":"), sort_keys=False) + "\n")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,14 +12,21 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
+os.environ.setdefault("WANDB_ERROR_REPORTING", "false")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 # A VideoMAE small enough that a forward/backward pass over a 10 s video takes milliseconds.
 TINY_VIDEOMAE = dict(
-    image_size=32, patch_size=16, num_frames=16, tubelet_size=2, hidden_size=32,
-    num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+    image_size=32,
+    patch_size=16,
+    num_frames=16,
+    tubelet_size=2,
+    hidden_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    intermediate_size=64,
 )
 
 
@@ -37,8 +44,9 @@ def tiny_detector():
 
     torch.manual_seed(0)
     backbone = build_adapted_videomae(TINY_VIDEOMAE, adapter=functools.partial(DSTAdapter))
-    return build_detector(backbone, dim=32, levels=4,
-                          regression_ranges=[[0, 4], [4, 8], [8, 16], [16, 10000]])
+    return build_detector(
+        backbone, dim=32, levels=4, regression_ranges=[[0, 4], [4, 8], [8, 16], [16, 10000]]
+    )
 
 
 @pytest.fixture(scope="session")

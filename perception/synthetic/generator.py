@@ -17,14 +17,11 @@ number of worker processes or the order in which videos finish.
 from __future__ import annotations
 
 import csv
-import functools
 import hashlib
 import io
 import json
 import math
-import os
 import re
-import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from fractions import Fraction
@@ -34,6 +31,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from perception.atomic import atomic_path, atomic_write_bytes
 from perception.synthetic import figure
 from perception.synthetic.motions import DEFAULT_CLASSES, apply_instance, check_classes
 from perception.synthetic.stats import STATS_PATH
@@ -188,70 +186,40 @@ def render_video(config: SyntheticConfig, video: VideoPlan) -> tuple[Iterator[np
 # --------------------------------------------------------------------------- atomic writing
 
 
-@functools.cache
-def _file_mode() -> int:
-    """Mode for finished files: what a plain ``open`` would give (mkstemp makes 0600 files)."""
-    current = os.umask(0)
-    os.umask(current)
-    return 0o666 & ~current
-
-
-def _atomic_path(final: Path) -> Path:
-    """A fresh temp file beside ``final`` (same filesystem, so ``os.replace`` is atomic)."""
-    fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp")
-    os.close(fd)
-    os.chmod(tmp, _file_mode())
-    return Path(tmp)
-
-
-def _write_atomic(final: Path, data: bytes) -> None:
-    tmp = _atomic_path(final)
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _encode_mp4(path: Path, frames, size: int, fps: float, crf: int) -> int:
     """Encode RGB frames to H.264/yuv420p atomically; returns the number of frames written."""
     import av
     import cv2
 
-    tmp = _atomic_path(path)
     count = 0
-    try:
-        with av.open(str(tmp), mode="w", format="mp4") as container:
-            stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
-            stream.width = stream.height = size
-            stream.pix_fmt = "yuv420p"
-            # mbtree=0: with macroblock-tree rate control this x264 build gave different
-            # bitstreams for identical input depending on the process's heap history (an
-            # uninitialised read); without it output is bit-exact. aq-mode=0: adaptive
-            # quantisation only spent bits on the flat noisy background (measured: same
-            # fidelity to the clean render, a third less encode time). One thread per
-            # encoder because the pool already uses every core.
-            params = "mbtree=0:aq-mode=0"
-            stream.options = {"crf": str(crf), "preset": "veryfast", "x264-params": params}
-            stream.codec_context.thread_count = 1
-            for frame_array in frames:
-                # OpenCV's I420 is BT.601 limited range, what decoders assume for untagged video.
-                yuv = cv2.cvtColor(frame_array, cv2.COLOR_RGB2YUV_I420)
-                frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
-                frame.pts = count
-                container.mux(stream.encode(frame))
-                count += 1
-            container.mux(stream.encode())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp, av.open(str(tmp), mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+        stream.width = stream.height = size
+        stream.pix_fmt = "yuv420p"
+        # mbtree=0: with macroblock-tree rate control this x264 build gave different
+        # bitstreams for identical input depending on the process's heap history (an
+        # uninitialised read); without it output is bit-exact. aq-mode=0: adaptive
+        # quantisation only spent bits on the flat noisy background (measured: same
+        # fidelity to the clean render, a third less encode time). One thread per
+        # encoder because the pool already uses every core.
+        params = "mbtree=0:aq-mode=0"
+        stream.options = {"crf": str(crf), "preset": "veryfast", "x264-params": params}
+        stream.codec_context.thread_count = 1
+        for frame_array in frames:
+            # OpenCV's I420 is BT.601 limited range, what decoders assume for untagged video.
+            yuv = cv2.cvtColor(frame_array, cv2.COLOR_RGB2YUV_I420)
+            frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
+            frame.pts = count
+            container.mux(stream.encode(frame))
+            count += 1
+        container.mux(stream.encode())
     return count
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
     buffer = io.BytesIO()
     np.save(buffer, array)
-    _write_atomic(path, buffer.getvalue())
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def _write_csv(path: Path, header, rows) -> None:
@@ -259,7 +227,7 @@ def _write_csv(path: Path, header, rows) -> None:
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(header)
     writer.writerows(rows)
-    _write_atomic(path, text.getvalue().encode())
+    atomic_write_bytes(path, text.getvalue().encode())
 
 
 # --------------------------------------------------------------------------- generation
@@ -362,5 +330,5 @@ def generate(config: SyntheticConfig, progress: bool = True) -> Path:
         },
         "subjects": {split: len({v.subject for v in videos if v.split == split}) for split in SPLITS},
     }
-    _write_atomic(root / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
+    atomic_write_bytes(root / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
     return root

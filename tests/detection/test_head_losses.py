@@ -71,7 +71,9 @@ def test_decoding_never_suppresses_across_classes():
     logits[4, 0] = logits[4, 2] = 5.0  # two classes fire at the same point
     offsets = torch.full((8, 2), 2.0)
     config = PostprocessConfig(min_score=0.01)
-    segments, scores, labels = decode_video([logits], [offsets], points, torch.ones(8, dtype=torch.bool), config)
+    segments, scores, labels = decode_video(
+        [logits], [offsets], points, torch.ones(8, dtype=torch.bool), config
+    )
     assert sorted(labels.tolist()) == [0, 2]
     assert torch.allclose(segments, torch.tensor([[2.0, 6.0], [2.0, 6.0]]))
     assert torch.allclose(scores, torch.sigmoid(torch.tensor(5.0)).expand(2))
@@ -82,8 +84,12 @@ def test_detector_loss_and_predictions_on_padded_batch(tiny_detector):
     mask = torch.zeros(2, 32, dtype=torch.bool)
     mask[0, :20] = True
     mask[1, :32] = True
-    losses = tiny_detector.loss(frames, mask, [torch.tensor([[2.0, 9.0]]), torch.tensor([[5.0, 25.0]])],
-                                [torch.tensor([3]), torch.tensor([9])])
+    losses = tiny_detector.loss(
+        frames,
+        mask,
+        [torch.tensor([[2.0, 9.0]]), torch.tensor([[5.0, 25.0]])],
+        [torch.tensor([3]), torch.tensor([9])],
+    )
     assert torch.isfinite(losses["loss"]) and losses["num_pos"] > 0
     losses["loss"].backward()
     assert tiny_detector.head.cls_out.weight.grad.abs().sum() > 0
@@ -93,3 +99,21 @@ def test_detector_loss_and_predictions_on_padded_batch(tiny_detector):
     # candidates come only from the shorter video's real (unpadded) steps
     assert found[0].segments.shape[0] > 0
     assert float(found[0].segments[:, 0].max()) < 20
+
+
+def test_standardize_over_time_removes_per_video_constants_and_ignores_padding():
+    from detection.head import standardize_over_time
+
+    torch.manual_seed(0)
+    motion = torch.randn(1, 4, 10)
+    offset = torch.randn(1, 4, 1) * 50  # appearance: constant through the video
+    mask = torch.ones(1, 1, 10)
+    a = standardize_over_time(motion, mask)
+    b = standardize_over_time(motion + offset, mask)
+    assert torch.allclose(a, b, atol=1e-4)
+    assert torch.allclose(a.mean(-1), torch.zeros(1, 4), atol=1e-5)
+
+    padded = torch.cat([motion, torch.full((1, 4, 6), 99.0)], dim=-1)
+    padded_mask = torch.cat([mask, torch.zeros(1, 1, 6)], dim=-1)
+    c = standardize_over_time(padded, padded_mask)
+    assert torch.allclose(c[..., :10], a, atol=1e-5) and torch.all(c[..., 10:] == 0)

@@ -67,7 +67,9 @@ def test_spatial_kernel_one_mixes_no_neighbours_but_three_does():
 def test_dsta_parameter_count_matches_its_equations():
     dim, hidden = 384, 96
     adapter = DSTAdapter(dim, bottleneck_ratio=0.25, spatial_kernel=3, temporal_kernel=3)
-    expected = (dim * hidden + hidden) + (2 * hidden * dim + dim) + (hidden * 9 + hidden) + (hidden * 3 + hidden) + 3
+    expected = (
+        (dim * hidden + hidden) + (2 * hidden * dim + dim) + (hidden * 9 + hidden) + (hidden * 3 + hidden) + 3
+    )
     assert sum(p.numel() for p in adapter.parameters()) == expected
 
 

@@ -57,7 +57,9 @@ def test_loads_local_hugging_face_directory(tmp_path, tiny_videomae_config):
 def test_checkpointing_gives_same_gradients(tiny_videomae_config):
     torch.manual_seed(0)
     a = build_adapted_videomae(tiny_videomae_config, adapter=functools.partial(DSTAdapter))
-    b = build_adapted_videomae(tiny_videomae_config, adapter=functools.partial(DSTAdapter), grad_checkpointing=True)
+    b = build_adapted_videomae(
+        tiny_videomae_config, adapter=functools.partial(DSTAdapter), grad_checkpointing=True
+    )
     b.load_state_dict(a.state_dict())
     for model in (a, b):
         for adapter in model.adapters:

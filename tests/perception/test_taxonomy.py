@@ -4,8 +4,15 @@ from perception import taxonomy
 
 
 def test_body_groups_follow_the_official_index_ranges():
-    ranges = {0: range(0, 5), 1: range(5, 11), 2: range(11, 24), 3: range(24, 32),
-              4: range(32, 38), 5: range(38, 48), 6: range(48, 52)}
+    ranges = {
+        0: range(0, 5),
+        1: range(5, 11),
+        2: range(11, 24),
+        3: range(24, 32),
+        4: range(32, 38),
+        5: range(38, 48),
+        6: range(48, 52),
+    }
     for body, indices in ranges.items():
         assert [a.index for a in taxonomy.actions_in_body(body)] == list(indices)
         assert all(taxonomy.body_of(i) == body for i in indices)

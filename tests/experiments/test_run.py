@@ -1,0 +1,70 @@
+"""The entry point end to end, as a user runs it: a subprocess of experiments/run.py."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+
+def _run(*overrides: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "experiments/run.py", *overrides],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.mark.slow
+def test_tiny_mmad_run_writes_every_output_into_the_run_dir(tmp_path):
+    run_dir = tmp_path / "my run"
+    result = _run(
+        "task=mmad",
+        "experiment=smoke",
+        f"data.root={tmp_path / 'data'}",
+        f"hydra.run.dir={run_dir}",
+        "logger=wandb",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name in (
+        "checkpoint.pt",
+        "predictions.csv",
+        "metrics.json",
+        "timelines.png",
+        "analysis/action_fp_profile.png",
+        "analysis/body_fn_rates.png",
+    ):
+        assert (run_dir / name).is_file(), name
+    assert (run_dir / "wandb").is_dir()  # offline W&B run kept inside the run directory
+
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert list(metrics["action"]["per_tiou"]) == [f"0.{i}" for i in range(1, 10)]
+    assert metrics["avg"] == pytest.approx((metrics["action"]["avg"] + metrics["body"]["avg"]) / 2)
+    assert "Avg" in result.stdout and "action" in result.stdout  # the table is printed
+
+    header = (run_dir / "predictions.csv").read_text().splitlines()[0]
+    assert header == ",video_id,t_start,t_end,class,score"
+    test_ids = pd.read_csv(tmp_path / "data" / "test.csv")["video_id"].unique()
+    timelines = sorted(p.stem for p in (run_dir / "timelines").glob("*.csv"))
+    assert timelines == sorted(test_ids)
+    table = pd.read_csv(run_dir / "timelines" / f"{test_ids[0]}.csv")
+    assert list(table.columns) == ["video_id", "start", "end", "class", "code", "name", "body", "score"]
+
+
+def test_missing_dataset_root_is_a_clear_error(tmp_path):
+    missing = tmp_path / "nowhere"
+    result = _run(
+        "task=mmad",
+        "data=mma52",
+        f"data.root={missing}",
+        "logger=none",
+        f"hydra.run.dir={tmp_path / 'r'}",
+        "hydra/job_logging=disabled",
+    )
+    assert result.returncode != 0
+    assert str(missing) in result.stderr
