@@ -62,7 +62,9 @@ def plot_timelines(
 ) -> Path:
     """Draw GT (top) and the top-k predictions (bottom, k = 2 x #GT by default) per video."""
     cmap = plt.get_cmap("viridis")
-    fig, axes = plt.subplots(len(video_ids), 1, figsize=(11, 2.6 * len(video_ids)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(video_ids), 1, figsize=(11, 2.8 * len(video_ids)), squeeze=False, constrained_layout=True
+    )
     for ax, video_id in zip(axes[:, 0], video_ids, strict=True):
         truth = gt[gt["video_id"] == video_id].sort_values("t_start")
         preds = predictions[predictions["video_id"] == video_id].sort_values("score", ascending=False)
