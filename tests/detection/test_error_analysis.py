@@ -17,15 +17,7 @@ from detection.error_analysis import (
     false_negative_rates,
     false_positive_profile,
 )
-from tests.detection.test_metrics import _random_case, reference_evaluate
-
-
-def gt_table(rows) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=["video_id", "t_start", "t_end", "class"])
-
-
-def pred_table(rows) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=["video_id", "t_start", "t_end", "class", "score"])
+from tests.detection.test_metrics import _random_case, gt_table, pred_table, reference_evaluate
 
 
 def named(codes) -> list[str]:
