@@ -124,6 +124,17 @@ def _fail_first(path: Path, table: pd.DataFrame, bad: np.ndarray, field: str, de
     raise AnnotationError(path, _line_of(table, pos), field, describe(pos) + suffix)
 
 
+def _fail_unknown_class(path: Path, table: pd.DataFrame, label: np.ndarray) -> None:
+    """Both formats carry action indices; one message for an index outside the taxonomy."""
+    _fail_first(
+        path,
+        table,
+        (label < 0) | (label >= NUM_ACTIONS),
+        "class",
+        lambda p: f"unknown class {int(label[p])} (valid: 0..{NUM_ACTIONS - 1})",
+    )
+
+
 def _text(table: pd.DataFrame, column: str) -> np.ndarray:
     return table[column].fillna("").str.strip().to_numpy(dtype=object)
 
@@ -197,13 +208,7 @@ def read_mma52_csv(
         "end_frame",
         lambda p: f"end_frame {int(end[p])} is beyond total_frames {int(total[p])}",
     )
-    _fail_first(
-        path,
-        table,
-        (label < 0) | (label >= NUM_ACTIONS),
-        "class",
-        lambda p: f"unknown class {int(label[p])} (valid: 0..{NUM_ACTIONS - 1})",
-    )
+    _fail_unknown_class(path, table, label)
 
     # Per-video facts must agree across rows: compare every row with the video's first row.
     codes, uniques = pd.factorize(pd.Series(video_ids, dtype=object))
@@ -335,13 +340,7 @@ def _validate_predictions(path: Path, table: pd.DataFrame, text: bool) -> pd.Dat
         _fail_first(path, table, ~np.isfinite(values), c, lambda p, v=values: f"non-finite value {v[p]}")
     t_start, t_end = columns["t_start"], columns["t_end"]
     _fail_first(path, table, t_end < t_start, "t_end", lambda p: f"t_end {t_end[p]} < t_start {t_start[p]}")
-    _fail_first(
-        path,
-        table,
-        (label < 0) | (label >= NUM_ACTIONS),
-        "class",
-        lambda p: f"unknown class {int(label[p])} (valid: 0..{NUM_ACTIONS - 1})",
-    )
+    _fail_unknown_class(path, table, label)
     return pd.DataFrame(
         {
             "video_id": pd.Series(video_ids, dtype=object),
