@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format data clean-outputs
+.PHONY: demo test test-assets lint format data clean-outputs
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,8 +18,19 @@ demo: $(STAMP)
 	$(PY) experiments/run.py task=mmad
 
 ## The test suite (CPU, under 10 minutes on 2 cores).
-test: $(STAMP)
+test: $(STAMP) test-assets
 	$(PY) -m pytest -q
+
+MEGAMIND := /usr/share/doc/opencv-doc/examples/data/Megamind.avi
+## A real video for the MediaPipe test (Debian's opencv-doc ships Megamind.avi). Installed where
+## apt-get runs as root; elsewhere the test that needs it skips with a message.
+test-assets:
+	@if [ ! -f $(MEGAMIND) ] && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing opencv-doc (Megamind.avi for the MediaPipe test)"; \
+		apt-get install -y --no-install-recommends opencv-doc >/dev/null 2>&1 \
+		|| { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends opencv-doc >/dev/null 2>&1; } \
+		|| echo "could not install opencv-doc: the Megamind test will skip"; \
+	fi
 
 ## Generate only the synthetic dataset.
 data: $(STAMP)

@@ -22,8 +22,9 @@ class ClipAugmentation:
     grayscale: float = 0.2  # probability of dropping colour entirely
     hflip: float = 0.5  # probability of mirroring left-right
 
-    def __call__(self, frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """frames: (T, H, W, 3) uint8 -> augmented copy."""
+    def __call__(self, frames: np.ndarray, rng: np.random.Generator, flip: bool | None = None) -> np.ndarray:
+        """frames: (T, H, W, 3) uint8 -> augmented copy. ``flip`` forces the mirror decision
+        (the collate function decides it once for all cues of a clip); None draws it here."""
         out = frames.astype(np.float32)
         if rng.random() < self.channel_shuffle:
             out = out[..., rng.permutation(3)]
@@ -31,6 +32,7 @@ class ClipAugmentation:
             out = out * rng.uniform(1 - self.gain, 1 + self.gain, size=3).astype(np.float32)
         if rng.random() < self.grayscale:
             out = np.repeat(out.mean(axis=-1, keepdims=True), 3, axis=-1)
-        if rng.random() < self.hflip:
+        mirror = flip if flip is not None else rng.random() < self.hflip
+        if mirror:
             out = out[:, :, ::-1]
         return np.clip(out, 0, 255).astype(np.uint8)

@@ -4,6 +4,9 @@ Frames are decoded once (every ``frame_stride``-th frame, resized to the model's
 size) and kept in memory as uint8: the demo trains for many epochs on a few hundred short
 videos, and decoding dominated the epoch time otherwise.
 
+Cues other than RGB (flow, skeleton) come from the cue cache (``perception.cue_cache``),
+resampled to the decoded frames (``detection.cue_inputs``).
+
 Times: the backbone emits one feature per ``tubelet`` sampled frames, so one feature step
 lasts ``tubelet * frame_stride / fps`` seconds and feature ``i`` is centred at
 ``(i + 0.5)`` steps. ``seconds_to_steps`` and ``steps_to_seconds`` are the only places
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +26,8 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from detection.annotations import VideoAnnotation
+from detection.cue_inputs import align_cue, cue_tensor
+from perception.cue_cache import CueCache
 from perception.video import read_video
 
 
@@ -35,6 +40,7 @@ class VideoSample:
     step_seconds: float
     segments: np.ndarray  # (N, 2) seconds
     labels: np.ndarray  # (N,)
+    cues: dict[str, dict] = field(default_factory=dict)  # cue -> aligned compact arrays
 
 
 def seconds_to_steps(seconds: np.ndarray | torch.Tensor, step_seconds: float):
@@ -57,6 +63,7 @@ class MMADataset(Dataset):
         tubelet: int,
         workers: int = 2,
         desc: str = "decoding",
+        cues: Mapping[str, CueCache] | None = None,
     ) -> None:
         self.video_dir = Path(video_dir)
         self.frame_stride, self.image_size, self.tubelet = frame_stride, image_size, tubelet
@@ -70,6 +77,13 @@ class MMADataset(Dataset):
                 -1, 2
             )
             labels = np.array([i.label for i in annotation.instances], dtype=np.int64)
+            aligned = {}
+            for cue, cache in (cues or {}).items():
+                arrays, _ = cache.get(path)
+                try:
+                    aligned[cue] = align_cue(cue, arrays, len(decoded.frames), frame_stride)
+                except (KeyError, ValueError) as error:
+                    raise ValueError(f"{path}: unusable {cue} cue ({error})") from error
             return VideoSample(
                 annotation.video_id,
                 decoded.frames,
@@ -78,6 +92,7 @@ class MMADataset(Dataset):
                 tubelet * frame_stride / fps,
                 segments,
                 labels,
+                aligned,
             )
 
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
@@ -94,7 +109,7 @@ class MMADataset(Dataset):
 
 @dataclass
 class Batch:
-    frames: list[torch.Tensor]  # per video (T_i, H, W, 3) uint8
+    inputs: dict[str, list[torch.Tensor]]  # cue -> per video tensor; "rgb": (T_i, H, W, 3) uint8
     feature_mask: torch.Tensor  # (B, T') bool
     segments: list[torch.Tensor]  # per video (N_i, 2) in feature steps
     labels: list[torch.Tensor]
@@ -102,18 +117,40 @@ class Batch:
 
 
 class Collate:
-    """Pads feature sequences to a common length that every pyramid level divides, and
-    applies the training augmentation (if any) to each clip."""
+    """Pads feature sequences to a common length that every pyramid level divides, builds
+    each cue's input tensors and applies the training augmentation (if any) to each clip.
+
+    A mirrored clip is mirrored in every cue at once (flow's horizontal component and the
+    skeleton's left/right joints too), so the cues never disagree about the motion.
+    """
 
     def __init__(
         self,
         tubelet: int,
         length_multiple: int,
-        augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+        augment: Callable[..., np.ndarray] | None = None,
         rng: np.random.Generator | None = None,
+        cues: tuple[str, ...] = ("rgb",),
     ) -> None:
         self.tubelet, self.length_multiple = tubelet, length_multiple
         self.augment, self.rng = augment, rng or np.random.default_rng(0)
+        self.cues = tuple(cues)
+
+    def _video_inputs(self, sample: VideoSample) -> dict[str, torch.Tensor]:
+        mirror = False
+        frames = sample.frames
+        if self.augment is not None:
+            mirror = bool(self.rng.random() < getattr(self.augment, "hflip", 0.0))
+            frames = self.augment(frames, self.rng, flip=mirror)
+        inputs = {}
+        for cue in self.cues:
+            if cue == "rgb":
+                inputs[cue] = torch.from_numpy(np.ascontiguousarray(frames))
+            elif cue not in sample.cues:
+                raise KeyError(f"{sample.video_id}: no {cue} cue loaded for this video")
+            else:
+                inputs[cue] = cue_tensor(cue, sample.cues[cue], mirror=mirror)
+        return inputs
 
     def __call__(self, samples: list[VideoSample]) -> Batch:
         lengths = [-(-len(s.frames) // self.tubelet) for s in samples]
@@ -121,11 +158,9 @@ class Collate:
         mask = torch.zeros(len(samples), padded, dtype=torch.bool)
         for row, length in enumerate(lengths):
             mask[row, :length] = True
+        per_video = [self._video_inputs(s) for s in samples]
         return Batch(
-            frames=[
-                torch.from_numpy(self.augment(s.frames, self.rng) if self.augment else s.frames)
-                for s in samples
-            ],
+            inputs={cue: [v[cue] for v in per_video] for cue in self.cues},
             feature_mask=mask,
             segments=[torch.from_numpy(seconds_to_steps(s.segments, s.step_seconds)) for s in samples],
             labels=[torch.from_numpy(s.labels) for s in samples],

@@ -1,10 +1,12 @@
-"""The micro-action detector: video backbone -> temporal pyramid -> head, with its losses
-and its inference. Times inside the model are in level-0 feature steps; the dataset and
-pipeline convert to and from seconds.
+"""The micro-action detector: cue streams (the RGB backbone, flow and skeleton encoders)
+-> fusion -> temporal pyramid -> head, with its losses and its inference. Times inside the
+model are in level-0 feature steps (one per ``step_frames`` sampled frames, the backbone's
+tubelet); the dataset and pipeline convert to and from seconds.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -27,12 +29,20 @@ class Detections:
     labels: torch.Tensor
 
 
+Inputs = dict[str, list[torch.Tensor]]  # cue -> per video tensor, first axis = sampled frames
+
+
 class MicroActionDetector(nn.Module):
-    """Backbone (anything mapping frames (B, T, H, W, 3) to features (B, C, T')) + head."""
+    """Streams (each mapping one video's cue tensor ``(1, T, ...)`` to ``(1, C, T')``), a
+    fusion module giving one or more branches, and a pyramid + head per branch whose
+    outputs are averaged (one branch unless fusion is late)."""
 
     def __init__(
         self,
-        backbone: nn.Module,
+        streams: dict[str, nn.Module],
+        fusion: nn.Module,
+        step_frames: int,
+        image_size: int,
         num_classes: int = 52,
         dim: int = 128,
         levels: int = 6,
@@ -51,12 +61,20 @@ class MicroActionDetector(nn.Module):
                 f"need one regression range per pyramid level: {levels} levels, "
                 f"{len(regression_ranges)} ranges"
             )
-        self.backbone = backbone
+        if not streams:
+            raise ValueError("the detector needs at least one cue stream")
+        self.streams = nn.ModuleDict(streams)
+        self.fusion = fusion
+        self.step_frames, self.image_size = step_frames, image_size
         self.num_classes = num_classes
         self.levels = levels
         self.regression_ranges = [tuple(map(float, r)) for r in regression_ranges]
-        self.pyramid = TemporalPyramid(backbone.out_dim, dim, levels)
-        self.head = DetectionHead(dim, num_classes, levels, head_layers)
+        self.pyramids = nn.ModuleDict(
+            {name: TemporalPyramid(width, dim, levels) for name, width in fusion.branch_dims.items()}
+        )
+        self.heads = nn.ModuleDict(
+            {name: DetectionHead(dim, num_classes, levels, head_layers) for name in fusion.branch_dims}
+        )
         self.center_radius = center_radius
         self.focal_alpha, self.focal_gamma = focal_alpha, focal_gamma
         self.reg_weight = reg_weight
@@ -65,37 +83,69 @@ class MicroActionDetector(nn.Module):
         self.register_buffer("loss_normalizer", torch.tensor(-1.0))
 
     @property
+    def cues(self) -> list[str]:
+        return list(self.streams)
+
+    @property
     def length_multiple(self) -> int:
         """Feature sequences are padded to a multiple of this so every level divides evenly."""
         return 2 ** (self.levels - 1)
 
-    def encode(self, frames: list[torch.Tensor], feature_mask: torch.Tensor) -> torch.Tensor:
-        """Backbone features for videos of different lengths, zero-padded to the mask's length.
+    def encode(self, inputs: Inputs, feature_mask: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Per-stream features for videos of different lengths, zero-padded to the mask's length.
 
-        Each video goes through the backbone on its own, so no compute is spent on padding
+        Each video goes through each stream on its own, so no compute is spent on padding
         frames (videos are 5-15 s; padding all to 15 s would double the cost on average).
         """
         padded = feature_mask.shape[-1]
-        out = []
-        for video in frames:
-            feats = self.backbone(video[None])
-            if feats.shape[-1] > padded:
-                raise ValueError(f"backbone gave {feats.shape[-1]} steps, the mask has only {padded}")
-            out.append(torch.nn.functional.pad(feats, (0, padded - feats.shape[-1])))
-        return torch.cat(out)
+        features = {}
+        for name, stream in self.streams.items():
+            if name not in inputs:
+                raise KeyError(f"the batch has no {name!r} input (it has {sorted(inputs)})")
+            out = []
+            for video in inputs[name]:
+                feats = stream(video[None])
+                if feats.shape[-1] > padded:
+                    raise ValueError(
+                        f"{name} stream gave {feats.shape[-1]} steps, the mask has only {padded}"
+                    )
+                out.append(torch.nn.functional.pad(feats, (0, padded - feats.shape[-1])))
+            features[name] = torch.cat(out)
+        return features
 
-    def forward(self, frames: list[torch.Tensor], feature_mask: torch.Tensor):
-        """frames: per video (T_i, H, W, 3); feature_mask: (B, T') bool of real steps."""
-        feats = self.encode(frames, feature_mask)
-        pyramid, masks = self.pyramid(feats, feature_mask[:, None].float())
-        logits, offsets = self.head(pyramid, masks)
-        points = make_points([f.shape[-1] for f in pyramid], self.regression_ranges).to(feats.device)
+    def branch_outputs(self, inputs: Inputs, feature_mask: torch.Tensor):
+        """Per branch (class logits, boundary distances), each a list over pyramid levels,
+        plus the candidate points and which of them lie on real (unpadded) steps."""
+        branches = self.fusion(self.encode(inputs, feature_mask))
+        mask = feature_mask[:, None].float()
+        outputs = []
+        for name, feats in branches.items():
+            pyramid, masks = self.pyramids[name](feats, mask)
+            outputs.append(self.heads[name](pyramid, masks))
+        points = make_points([f.shape[1] for f in outputs[0][0]], self.regression_ranges)
         valid = torch.cat([m[:, 0] for m in masks], dim=1) > 0  # (B, P)
+        return outputs, points.to(feature_mask.device), valid
+
+    def forward(self, inputs: Inputs, feature_mask: torch.Tensor):
+        """inputs: cue -> per video tensors; feature_mask: (B, T') bool of real steps.
+        With several branches (late fusion) every level's logits and distances are averaged."""
+        outputs, points, valid = self.branch_outputs(inputs, feature_mask)
+        if len(outputs) == 1:
+            logits, offsets = outputs[0]
+        else:
+            logits = [torch.stack(level).mean(0) for level in zip(*[o[0] for o in outputs], strict=True)]
+            offsets = [torch.stack(level).mean(0) for level in zip(*[o[1] for o in outputs], strict=True)]
         return logits, offsets, points, valid
 
-    def loss(self, frames, feature_mask, segments: list[torch.Tensor], labels: list[torch.Tensor]):
-        """Focal + DIoU losses; ``segments`` per video in feature steps. Returns a dict."""
-        logits, offsets, points, valid = self(frames, feature_mask)
+    def loss(self, inputs: Inputs, feature_mask, segments: list[torch.Tensor], labels: list[torch.Tensor]):
+        """Focal + DIoU losses; ``segments`` per video in feature steps. Returns a dict.
+
+        With several branches (late fusion) each branch is trained to detect on its own and
+        the losses are averaged, as two-stream networks train each stream: trained only
+        through their averaged output, a branch that memorises the training videos (the
+        appearance stream does) would leave the others nothing to learn.
+        """
+        outputs, points, valid = self.branch_outputs(inputs, feature_mask)
         cls_targets, reg_targets = zip(
             *[
                 assign_targets(points, s, lab, self.num_classes, self.center_radius)
@@ -104,7 +154,6 @@ class MicroActionDetector(nn.Module):
             strict=True,
         )
         cls_targets, reg_targets = torch.stack(cls_targets), torch.stack(reg_targets)
-        all_logits, all_offsets = torch.cat(logits, dim=1), torch.cat(offsets, dim=1)
         positive = (cls_targets.sum(-1) > 0) & valid
         num_pos = positive.sum().float()
         # ActionFormer's trick: normalise by a running average of the positive count so one
@@ -117,20 +166,26 @@ class MicroActionDetector(nn.Module):
         normalizer = (
             self.loss_normalizer.clamp(min=1.0) if self.loss_normalizer > 0 else num_pos.clamp(min=1.0)
         )
-        cls_loss = (
-            sigmoid_focal_loss(
-                all_logits[valid],
-                cls_targets[valid],
-                alpha=self.focal_alpha,
-                gamma=self.focal_gamma,
-                reduction="sum",
+        cls_losses, reg_losses = [], []
+        for logits, offsets in outputs:
+            all_logits, all_offsets = torch.cat(logits, dim=1), torch.cat(offsets, dim=1)
+            cls_losses.append(
+                sigmoid_focal_loss(
+                    all_logits[valid],
+                    cls_targets[valid],
+                    alpha=self.focal_alpha,
+                    gamma=self.focal_gamma,
+                    reduction="sum",
+                )
+                / normalizer
             )
-            / normalizer
-        )
-        if positive.any():
-            reg_loss = diou_loss_1d(all_offsets[positive], reg_targets[positive]).sum() / normalizer
-        else:
-            reg_loss = all_offsets.sum() * 0.0
+            if positive.any():
+                reg_losses.append(
+                    diou_loss_1d(all_offsets[positive], reg_targets[positive]).sum() / normalizer
+                )
+            else:
+                reg_losses.append(all_offsets.sum() * 0.0)
+        cls_loss, reg_loss = torch.stack(cls_losses).mean(), torch.stack(reg_losses).mean()
         total = cls_loss + self.reg_weight * reg_loss
         return {
             "loss": total,
@@ -140,10 +195,10 @@ class MicroActionDetector(nn.Module):
         }
 
     @torch.no_grad()
-    def predict(self, frames, feature_mask) -> list[Detections]:
-        logits, offsets, points, valid = self(frames, feature_mask)
+    def predict(self, inputs: Inputs, feature_mask) -> list[Detections]:
+        logits, offsets, points, valid = self(inputs, feature_mask)
         results = []
-        for b in range(len(frames)):
+        for b in range(feature_mask.shape[0]):
             segs, scores, labels = decode_video(
                 [lg[b] for lg in logits], [of[b] for of in offsets], points, valid[b], self.postprocess
             )
@@ -157,8 +212,44 @@ class MicroActionDetector(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
 
-def build_detector(backbone: nn.Module, postprocess: dict | None = None, **kwargs) -> MicroActionDetector:
-    """Builder used by the Hydra configs (``model._target_``)."""
+def build_detector(
+    backbone: nn.Module,
+    cues: Sequence[str] = ("rgb",),
+    encoders: dict[str, Callable[..., nn.Module]] | None = None,
+    fusion: Callable[[dict[str, int]], nn.Module] | None = None,
+    postprocess: dict | None = None,
+    **kwargs,
+) -> MicroActionDetector:
+    """Builder used by the Hydra configs (``model._target_``).
+
+    ``backbone`` is the RGB stream and sets the time axis (its tubelet) and input size even
+    when RGB is not among the ``cues``; ``encoders`` are partially built cue encoders
+    (``model.encoders.flow`` ...), completed here with that time axis; ``fusion`` is a
+    partially built fusion module, completed with the stream widths (default: concat).
+    """
+    from detection.fusion import ConcatFusion
+
     if "regression_ranges" in kwargs:
         kwargs["regression_ranges"] = tuple(tuple(r) for r in kwargs["regression_ranges"])
-    return MicroActionDetector(backbone, postprocess=PostprocessConfig(**(postprocess or {})), **kwargs)
+    cues = list(cues)
+    if len(set(cues)) != len(cues) or not cues:
+        raise ValueError(f"cues must be a non-empty list without repeats, got {cues}")
+    streams: dict[str, nn.Module] = {}
+    for cue in cues:
+        if cue == "rgb":
+            streams[cue] = backbone
+        elif encoders and cue in encoders:
+            streams[cue] = encoders[cue](step_frames=backbone.tubelet)
+        else:
+            raise ValueError(
+                f"no encoder configured for cue {cue!r} (model.encoders has {sorted(encoders or {})})"
+            )
+    widths = {name: stream.out_dim for name, stream in streams.items()}
+    return MicroActionDetector(
+        streams,
+        (fusion or ConcatFusion)(widths),
+        step_frames=backbone.tubelet,
+        image_size=backbone.image_size,
+        postprocess=PostprocessConfig(**(postprocess or {})),
+        **kwargs,
+    )

@@ -19,11 +19,14 @@ def predict_dataset(
     """Detections for every video, in seconds, as a table with the submission columns."""
     model.to(device).eval()
     loader = DataLoader(
-        dataset, batch_size=batch_size, collate_fn=Collate(model.backbone.tubelet, model.length_multiple)
+        dataset,
+        batch_size=batch_size,
+        collate_fn=Collate(model.step_frames, model.length_multiple, cues=tuple(model.cues)),
     )
     rows = []
     for batch in tqdm(loader, desc="predicting", leave=False):
-        detections = model.predict([f.to(device) for f in batch.frames], batch.feature_mask.to(device))
+        inputs = {cue: [x.to(device) for x in videos] for cue, videos in batch.inputs.items()}
+        detections = model.predict(inputs, batch.feature_mask.to(device))
         for sample, found in zip(batch.samples, detections, strict=True):
             seconds = steps_to_seconds(found.segments.cpu(), sample.step_seconds).clamp(0, sample.duration)
             keep = seconds[:, 1] > seconds[:, 0]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import random
+import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,9 @@ from detection.metrics import evaluate_detection, format_table
 from detection.timelines import plot_timelines, write_timelines
 from detection.train import TrainerConfig, train
 from perception.atomic import atomic_write_text
+from perception.cue_cache import CueCache
+from perception.dataset_root import prepare_data
+from perception.extract import ExtractionFailed, build_caches, extract_cues
 
 
 def seed_everything(seed: int) -> None:
@@ -34,26 +39,22 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def prepare_data(data_cfg: DictConfig) -> Path:
-    """The dataset root; generates the synthetic dataset first when the config asks for it."""
-    root = Path(to_absolute_path(data_cfg.root))
-    if data_cfg.get("synthetic"):
-        from perception.synthetic import SyntheticConfig, generate
-
-        options = OmegaConf.to_container(data_cfg.synthetic, resolve=True)
-        options["classes"] = tuple(options["classes"]) if options.get("classes") else None
-        if options["classes"] is None:
-            options.pop("classes")
-        generate(SyntheticConfig(root=root, **options))
-    if not root.is_dir():
-        raise FileNotFoundError(
-            f"dataset root not found: {root} (set data.root=PATH to an MMA-52-layout folder)"
-        )
-    return root
-
-
-def load_split(root: Path, split: str, data_cfg: DictConfig, tubelet: int, image_size: int) -> MMADataset:
+def load_split(
+    root: Path,
+    split: str,
+    data_cfg: DictConfig,
+    tubelet: int,
+    image_size: int,
+    caches: Mapping[str, CueCache] | None = None,
+) -> MMADataset:
+    """One split's videos, with their non-RGB cues extracted into the cache first (in
+    parallel, failures listed together) and then loaded beside the frames."""
     videos = read_mma52_csv(root / f"{split}.csv", video_root=root, split=split)
+    if caches:
+        paths = [a.path or root / split / f"{a.video_id}.mp4" for a in videos.values()]
+        summary = extract_cues(paths, caches, workers=data_cfg.get("cue_workers", 2), desc=f"cues {split}")
+        if summary.failures:
+            raise ExtractionFailed(summary.describe())
     return MMADataset(
         videos,
         root / split,
@@ -62,6 +63,7 @@ def load_split(root: Path, split: str, data_cfg: DictConfig, tubelet: int, image
         tubelet=tubelet,
         workers=data_cfg.get("decode_workers", 2),
         desc=f"decoding {split}",
+        cues=caches,
     )
 
 
@@ -86,9 +88,10 @@ def run_mmad(cfg: DictConfig, run_dir: Path, logger: Any) -> dict[str, Any]:
     root = prepare_data(cfg.data)
 
     model = instantiate(cfg.model)
-    tubelet, image_size = model.backbone.tubelet, model.backbone.image_size
+    tubelet, image_size = model.step_frames, model.image_size
     trainable, total = model.trainable_parameters(), model.total_parameters()
-    print(f"detector: {trainable:,} trainable / {total:,} parameters")
+    caches = build_caches(cfg)
+    print(f"detector ({'+'.join(model.cues)}): {trainable:,} trainable / {total:,} parameters")
     logger.summary({"params/trainable": trainable, "params/total": total})
 
     splits = cfg.data.splits
@@ -97,11 +100,13 @@ def run_mmad(cfg: DictConfig, run_dir: Path, logger: Any) -> dict[str, Any]:
     trainer_options.pop("augment", None)
     trainer_cfg = TrainerConfig(**trainer_options)
     augment = instantiate(cfg.trainer.augment) if cfg.trainer.get("augment") else None
+    train_seconds = None
     if cfg.get("ckpt"):  # evaluate a trained checkpoint instead of training
         model.load_state_dict(load_checkpoint(to_absolute_path(cfg.ckpt))["model"])
     else:
-        train_set = load_split(root, splits.train, cfg.data, tubelet, image_size)
+        train_set = load_split(root, splits.train, cfg.data, tubelet, image_size, caches)
         config_record = OmegaConf.to_container(cfg, resolve=True)
+        started = time.perf_counter()
         train(
             model,
             train_set,
@@ -113,9 +118,10 @@ def run_mmad(cfg: DictConfig, run_dir: Path, logger: Any) -> dict[str, Any]:
             extra_state={"config": json.dumps(config_record)},
             augment=augment,
         )
+        train_seconds = time.perf_counter() - started
         del train_set
 
-    test_set = load_split(root, splits.test, cfg.data, tubelet, image_size)
+    test_set = load_split(root, splits.test, cfg.data, tubelet, image_size, caches)
     predictions = predict_dataset(
         model, test_set, batch_size=trainer_cfg.batch_size, device=trainer_cfg.device
     )
@@ -136,6 +142,8 @@ def run_mmad(cfg: DictConfig, run_dir: Path, logger: Any) -> dict[str, Any]:
         "num_videos": len(test_set),
         "permuted_labels_action_avg": control,
         "params": {"trainable": trainable, "total": total},
+        "cues": model.cues,
+        "train_seconds": train_seconds,
     }
     atomic_write_text(run_dir / "metrics.json", json.dumps(report, indent=2))
 

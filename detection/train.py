@@ -98,7 +98,11 @@ def train(
         order = torch.Generator().manual_seed(seed * 100_003 + epoch)
         # augmentation randomness is keyed by (seed, epoch) too, so a resumed run matches
         collate = Collate(
-            model.backbone.tubelet, model.length_multiple, augment, np.random.default_rng([seed, epoch])
+            model.step_frames,
+            model.length_multiple,
+            augment,
+            np.random.default_rng([seed, epoch]),
+            cues=tuple(model.cues),
         )
         loader = DataLoader(
             dataset,
@@ -111,7 +115,7 @@ def train(
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False)
         for step, batch in enumerate(bar):
             losses = model.loss(
-                [f.to(device) for f in batch.frames],
+                {cue: [x.to(device) for x in videos] for cue, videos in batch.inputs.items()},
                 batch.feature_mask.to(device),
                 [s.to(device) for s in batch.segments],
                 [lab.to(device) for lab in batch.labels],
@@ -125,12 +129,12 @@ def train(
             scheduler.step()
             for key, value in losses.items():
                 sums[key] = sums.get(key, 0.0) + float(value.detach())
-            bar.set_postfix(loss=f"{float(losses['loss']):.3f}")
+            bar.set_postfix(loss=f"{losses['loss'].item():.3f}")
             global_step = epoch * steps_per_epoch + step
             if logger is not None and step % config.log_every == 0:
                 logger.log(
                     {
-                        "train/loss": float(losses["loss"]),
+                        "train/loss": losses["loss"].item(),
                         "train/cls_loss": float(losses["cls_loss"]),
                         "train/reg_loss": float(losses["reg_loss"]),
                         "train/grad_norm": float(grad_norm),

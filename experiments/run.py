@@ -15,6 +15,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_ERROR_REPORTING", "false")  # no crash reports to a server
 
+import signal  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import hydra  # noqa: E402
@@ -23,11 +24,23 @@ from hydra.utils import instantiate  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 
+def _forked_children_die_on_sigterm() -> None:
+    """Under submitit (hydra/launcher=local|slurm) the job process ignores SIGTERM, and forked
+    children inherit that: leaving ``with multiprocessing.Pool()`` sends SIGTERM to the workers and
+    waits for them forever. Children get the default handler back; the job itself keeps submitit's."""
+    os.register_at_fork(after_in_child=lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL))
+
+
 @hydra.main(version_base="1.3", config_path="../configs", config_name="config")
 def main(cfg: DictConfig):
+    if os.environ.get("SUBMITIT_EXECUTOR"):  # set by submitit in every job it starts
+        _forked_children_die_on_sigterm()
     run_dir = Path(HydraConfig.get().runtime.output_dir)
+    # Not recursive: run_config holds the whole config, whose `_target_` nodes (the model, the
+    # task entry) must be recorded as written, not built a second time inside the logger.
     logger = instantiate(
         cfg.logger,
+        _recursive_=False,
         _convert_="all",
         run_config=OmegaConf.to_container(cfg, resolve=True),
         run_dir=str(run_dir),

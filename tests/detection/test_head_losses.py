@@ -85,16 +85,16 @@ def test_detector_loss_and_predictions_on_padded_batch(tiny_detector):
     mask[0, :20] = True
     mask[1, :32] = True
     losses = tiny_detector.loss(
-        frames,
+        {"rgb": frames},
         mask,
         [torch.tensor([[2.0, 9.0]]), torch.tensor([[5.0, 25.0]])],
         [torch.tensor([3]), torch.tensor([9])],
     )
     assert torch.isfinite(losses["loss"]) and losses["num_pos"] > 0
     losses["loss"].backward()
-    assert tiny_detector.head.cls_out.weight.grad.abs().sum() > 0
+    assert tiny_detector.heads["fused"].cls_out.weight.grad.abs().sum() > 0
     tiny_detector.eval()
-    found = tiny_detector.predict(frames, mask)
+    found = tiny_detector.predict({"rgb": frames}, mask)
     assert len(found) == 2
     # candidates come only from the shorter video's real (unpadded) steps
     assert found[0].segments.shape[0] > 0

@@ -68,3 +68,48 @@ def test_missing_dataset_root_is_a_clear_error(tmp_path):
     )
     assert result.returncode != 0
     assert str(missing) in result.stderr
+
+
+@pytest.mark.slow
+def test_fused_cues_run_and_extract_task_reuse_and_refresh_the_cache(tmp_path):
+    data, cache = tmp_path / "data", tmp_path / "cues"
+    common = [f"data.root={data}", f"cue_cache={cache}", "logger=none", "experiment=smoke"]
+    run_dir = tmp_path / "fused"
+    result = _run("task=mmad", "cues=rgb_flow_skeleton", "fusion=gated", f"hydra.run.dir={run_dir}", *common)
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["cues"] == ["rgb", "flow", "skeleton"]
+    assert metrics["train_seconds"] > 0
+    videos = sum(len(pd.read_csv(data / f"{s}.csv")["video_id"].unique()) for s in ("train", "test"))
+    assert len(list((cache / "flow").glob("*.npz"))) == videos  # the run filled the cache
+
+    extract = _run("task=extract", "cues=flow_skeleton", f"hydra.run.dir={tmp_path / 'x1'}", *common)
+    assert extract.returncode == 0, extract.stderr[-3000:]
+    all_videos = videos + len(pd.read_csv(data / "val.csv")["video_id"].unique())
+    assert f"{2 * all_videos - 2 * videos} extracted, {2 * videos} already cached" in extract.stdout
+
+    changed = _run("task=extract", "cues=flow", "flow.size=16", f"hydra.run.dir={tmp_path / 'x2'}", *common)
+    assert changed.returncode == 0, changed.stderr[-3000:]
+    assert f"{all_videos} extracted, 0 already cached" in changed.stdout
+
+
+def test_extract_task_lists_a_broken_video_and_exits_non_zero(tmp_path, tiny_synthetic_root):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_synthetic_root, data)
+    broken = data / "test" / "test0001.mp4"
+    broken.write_bytes(b"not a video at all")
+    result = _run(
+        "task=extract",
+        "cues=flow",
+        f"data.root={data}",
+        "data.synthetic=null",
+        f"cue_cache={tmp_path / 'cues'}",
+        "logger=none",
+        "task.splits=[test]",
+        f"hydra.run.dir={tmp_path / 'x'}",
+    )
+    assert result.returncode != 0
+    assert "1 failed" in result.stdout and "test0001.mp4" in result.stdout
+    assert len(list((tmp_path / "cues" / "flow").glob("*.npz"))) == 3  # the other test videos
