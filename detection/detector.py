@@ -168,7 +168,9 @@ class MicroActionDetector(nn.Module):
         )
         cls_losses, reg_losses = [], []
         for logits, offsets in outputs:
-            all_logits, all_offsets = torch.cat(logits, dim=1), torch.cat(offsets, dim=1)
+            # losses in float32 even under autocast: focal weights and DIoU lose too much in 16 bits
+            all_logits = torch.cat(logits, dim=1).float()
+            all_offsets = torch.cat(offsets, dim=1).float()
             cls_losses.append(
                 sigmoid_focal_loss(
                     all_logits[valid],
@@ -210,6 +212,31 @@ class MicroActionDetector(nn.Module):
 
     def total_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+    def parameter_counts(self) -> dict[str, int]:
+        """Trainable and total parameters, split so they compare with published figures.
+
+        Papers (AdaTAD, MMAD) report the *backbone's* trainable parameters (adapters, or the
+        whole backbone when fine-tuned) without the detection head; ``backbone_trainable`` is
+        that number. ``adapters`` counts the adapter modules alone, ``head_trainable`` what trains
+        outside the RGB backbone (other cue encoders, fusion, pyramids, heads).
+        """
+
+        def count(params, trainable_only: bool = False) -> int:
+            return sum(p.numel() for p in params if p.requires_grad or not trainable_only)
+
+        backbone = dict(self.streams.items()).get("rgb", nn.Module())  # empty when RGB is no cue
+        backbone_ids = {id(p) for p in backbone.parameters()}
+        rest = [p for p in self.parameters() if id(p) not in backbone_ids]
+        adapters = getattr(backbone, "adapters", nn.Module())
+        return {
+            "trainable": self.trainable_parameters(),
+            "total": self.total_parameters(),
+            "backbone_trainable": count(backbone.parameters(), True),
+            "backbone_total": count(backbone.parameters()),
+            "adapters": count(adapters.parameters()),
+            "head_trainable": count(rest, True),
+        }
 
 
 def build_detector(

@@ -2,12 +2,25 @@
 gradient clipping, a checkpoint after every epoch, and resuming a killed run exactly.
 
 Exact resume: the data order of epoch ``e`` comes from a generator seeded with
-``(seed, e)``, and the checkpoint holds model, optimizer, scheduler and RNG state, so a
-run killed after epoch ``e`` and resumed ends with the same weights as an uninterrupted one.
+``(seed, e)``, and the checkpoint holds model, optimizer, scheduler, grad-scaler and RNG
+state, so a run killed after epoch ``e`` and resumed ends with the same weights as an
+uninterrupted one.
+
+Memory and speed options (``TrainerConfig``):
+
+- ``precision``: ``bf16`` or ``fp16`` run the forward pass under autocast (on CPU too); fp16
+  adds a gradient scaler, since its narrow exponent underflows small gradients. The losses
+  are computed in float32 either way (detector.loss).
+- ``accumulate``: gradients of that many batches are averaged before each optimizer step, for
+  a larger effective batch than fits in memory. The learning-rate schedule counts optimizer
+  steps; the last group of an epoch may be shorter, and no gradient is carried across an
+  epoch boundary, so a checkpoint never holds half-accumulated gradients.
+- activation checkpointing is a backbone option (``model.backbone.grad_checkpointing``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -36,7 +49,32 @@ class TrainerConfig:
     warmup_epochs: float = 1.0
     grad_clip: float = 1.0
     device: str = "cpu"
-    log_every: int = 10
+    log_every: int = 10  # optimizer steps between logged losses
+    precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast; fp16 with a gradient scaler)
+    accumulate: int = 1  # batches whose gradients are averaged per optimizer step
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"trainer precision must be one of {sorted(PRECISIONS)}, got {self.precision!r}")
+        if self.accumulate < 1:
+            raise ValueError(f"trainer accumulate must be at least 1, got {self.accumulate}")
+
+
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """Autocast for ``precision`` on ``device``'s type, or nothing for fp32."""
+    dtype = PRECISIONS[precision]
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def accumulation_groups(num_batches: int, accumulate: int) -> list[int]:
+    """Sizes of the consecutive groups of batches summed into one optimizer step each: full
+    groups of ``accumulate``, then what is left of the epoch."""
+    return [min(accumulate, num_batches - start) for start in range(0, num_batches, accumulate)]
 
 
 def build_optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
@@ -76,11 +114,15 @@ def train(
     device = torch.device(config.device)
     model.to(device)
     optimizer = build_optimizer(model, config.lr, config.weight_decay)
-    steps_per_epoch = math.ceil(len(dataset) / config.batch_size)
+    batches_per_epoch = math.ceil(len(dataset) / config.batch_size)
+    groups = accumulation_groups(batches_per_epoch, config.accumulate)
+    updates_per_epoch = len(groups)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer,
-        warmup_cosine(steps_per_epoch * config.epochs, round(steps_per_epoch * config.warmup_epochs)),
+        warmup_cosine(updates_per_epoch * config.epochs, round(updates_per_epoch * config.warmup_epochs)),
     )
+    scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "fp16")
+    trainable = [p for p in model.parameters() if p.requires_grad]
     start_epoch = 0
     checkpoint_path = Path(checkpoint_path)
     if resume and checkpoint_path.is_file():
@@ -88,9 +130,19 @@ def train(
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
+        if state.get("scaler"):  # empty when saved by an fp32/bf16 run
+            scaler.load_state_dict(state["scaler"])
         torch.set_rng_state(state["torch_rng"])
         start_epoch = state["epoch"] + 1
         print(f"resuming from {checkpoint_path} after epoch {state['epoch'] + 1}/{config.epochs}")
+    counts = model.parameter_counts()
+    print(
+        "parameters: "
+        + ", ".join(f"{name} {value:,}" for name, value in counts.items())
+        + f" | precision {config.precision}, accumulate {config.accumulate}"
+    )
+    if logger is not None and hasattr(logger, "summary"):
+        logger.summary({f"params/{name}": value for name, value in counts.items()})
 
     history = []
     for epoch in range(start_epoch, config.epochs):
@@ -113,25 +165,33 @@ def train(
         sums: dict[str, float] = {}
         started = time.perf_counter()
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False)
+        # position of each batch in its accumulation group: (group index, group size, last?)
+        schedule = [(g, size, i == size - 1) for g, size in enumerate(groups) for i in range(size)]
+        optimizer.zero_grad(set_to_none=True)
         for step, batch in enumerate(bar):
-            losses = model.loss(
-                {cue: [x.to(device) for x in videos] for cue, videos in batch.inputs.items()},
-                batch.feature_mask.to(device),
-                [s.to(device) for s in batch.segments],
-                [lab.to(device) for lab in batch.labels],
-            )
-            optimizer.zero_grad(set_to_none=True)
-            losses["loss"].backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(
-                [p for p in model.parameters() if p.requires_grad], config.grad_clip
-            )
-            optimizer.step()
-            scheduler.step()
+            update, group_size, last_in_group = schedule[step]
+            with autocast(device, config.precision):
+                losses = model.loss(
+                    {cue: [x.to(device) for x in videos] for cue, videos in batch.inputs.items()},
+                    batch.feature_mask.to(device),
+                    [s.to(device) for s in batch.segments],
+                    [lab.to(device) for lab in batch.labels],
+                )
+            # the mean over the group's batches, so accumulating does not scale the gradient
+            scaler.scale(losses["loss"] / group_size).backward()
             for key, value in losses.items():
                 sums[key] = sums.get(key, 0.0) + float(value.detach())
             bar.set_postfix(loss=f"{losses['loss'].item():.3f}")
-            global_step = epoch * steps_per_epoch + step
-            if logger is not None and step % config.log_every == 0:
+            if not last_in_group:
+                continue
+            scaler.unscale_(optimizer)  # clip the true gradient, not the scaled one
+            grad_norm = torch.nn.utils.clip_grad_norm_(trainable, config.grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            global_step = epoch * batches_per_epoch + step
+            if logger is not None and update % config.log_every == 0:
                 logger.log(
                     {
                         "train/loss": losses["loss"].item(),
@@ -157,6 +217,7 @@ def train(
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),
+                "scaler": scaler.state_dict(),
                 "torch_rng": torch.get_rng_state(),
                 "epoch": epoch,
                 **(extra_state or {}),

@@ -13,11 +13,17 @@ k x k grid and concatenates the cells, so the head can tell *where* in the frame
 happened (a nod and a foot tap look alike once averaged over the frame). This matters most
 when the backbone's features carry little semantics, as with the randomly initialised
 tiny backbone of the CPU demo.
+
+Which blocks get an adapter is an option (``adapter_blocks``), and so is what trains: with
+adapters the backbone is usually frozen; with no adapter it is either fine-tuned whole
+(``freeze_backbone=False``, "full") or frozen, in which case nothing in it needs gradients and
+it runs under ``torch.no_grad`` ("frozen": the head learns on fixed features, as with the
+pre-extracted snippet features of the MMAD paper's Table 4, without storing activations).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +34,7 @@ from torch.utils.checkpoint import checkpoint
 from transformers import VideoMAEConfig, VideoMAEModel
 
 from perception.adapters import TokenGrid
+from perception.checkpoints import MissingCheckpointError, load_pretrained_videomae
 
 # ImageNet statistics, as used by every public VideoMAE checkpoint.
 PIXEL_MEAN = (0.485, 0.456, 0.406)
@@ -36,36 +43,41 @@ PIXEL_STD = (0.229, 0.224, 0.225)
 AdapterFactory = Callable[[int], nn.Module]
 
 
-class MissingCheckpointError(FileNotFoundError):
-    """Pretrained weights were requested from a local path that does not hold them."""
+__all__ = ["AdaptedVideoMAE", "MissingCheckpointError", "build_adapted_videomae", "load_videomae"]
 
 
 def load_videomae(config: dict[str, Any], pretrained: str | Path | None = None) -> VideoMAEModel:
-    """A VideoMAE encoder: random weights from ``config``, or weights from a local
-    Hugging Face-format directory (``config.json`` + ``model.safetensors``).
+    """A VideoMAE encoder: random weights from ``config``, or the weights at ``pretrained``: a
+    local Hugging Face-format directory, or a .safetensors / .pth file in the Hugging Face or
+    the original VideoMAE / VideoMAEv2 layout (see perception/checkpoints.py).
 
-    Never downloads: this platform runs without network, so a missing directory is an
-    error that names the path rather than a silent hub request.
+    Never downloads: this platform runs without network, so a missing path is an error that
+    names it rather than a silent hub request.
     """
     if pretrained is None:
         return VideoMAEModel(VideoMAEConfig(**config))
-    path = Path(pretrained).expanduser()
-    if not (path / "config.json").is_file():
-        raise MissingCheckpointError(
-            f"pretrained VideoMAE weights not found: expected a Hugging Face-format directory with "
-            f"config.json and model.safetensors at {path} (set model.backbone.pretrained=null to "
-            f"start from random weights)"
-        )
-    model = VideoMAEModel.from_pretrained(str(path), local_files_only=True, use_safetensors=True)
-    expected = {k: v for k, v in config.items() if k in ("image_size", "patch_size", "tubelet_size")}
-    actual = {k: getattr(model.config, k) for k in expected}
-    if expected != actual:
-        raise ValueError(f"{path}: checkpoint geometry {actual} differs from the configured {expected}")
-    return model
+    return load_pretrained_videomae(config, pretrained)
+
+
+def resolve_blocks(blocks: Sequence[int] | None, depth: int) -> tuple[int, ...]:
+    """Sorted block indices from a list that may count from the end (``[-4, -3, -2, -1]`` = the
+    last four); ``None`` means every block."""
+    if blocks is None:
+        return tuple(range(depth))
+    resolved = []
+    for block in blocks:
+        if not -depth <= int(block) < depth:
+            raise ValueError(f"adapter block {block} does not exist in a {depth}-block backbone")
+        resolved.append(int(block) % depth)
+    if len(set(resolved)) != len(resolved):
+        raise ValueError(f"adapter_blocks names a block twice: {list(blocks)}")
+    return tuple(sorted(resolved))
 
 
 class AdaptedVideoMAE(nn.Module):
-    """VideoMAE encoder + one adapter per block, processing videos of any length in chunks."""
+    """VideoMAE encoder + an adapter after each chosen block (all by default), processing
+    videos of any length in chunks. ``grad_checkpointing`` recomputes each block (with its
+    adapter) in the backward pass instead of storing its activations."""
 
     def __init__(
         self,
@@ -75,6 +87,7 @@ class AdaptedVideoMAE(nn.Module):
         freeze_backbone: bool = True,
         grad_checkpointing: bool = False,
         spatial_pool: int = 1,
+        adapter_blocks: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
         config = encoder.config
@@ -99,10 +112,12 @@ class AdaptedVideoMAE(nn.Module):
         if freeze_backbone:
             for parameter in self.encoder.parameters():
                 parameter.requires_grad_(False)
-        blocks = len(self.encoder.encoder.layer)
-        self.adapters = nn.ModuleList(
-            [adapter(config.hidden_size) for _ in range(blocks)] if adapter is not None else []
-        )
+        depth = len(self.encoder.encoder.layer)
+        # adapters sit in a ModuleList in block order, so with every block adapted the state
+        # dict keys (adapters.0 ...) are the block indices, as before the option existed
+        self.adapter_blocks = resolve_blocks(adapter_blocks, depth) if adapter is not None else ()
+        self.adapters = nn.ModuleList([adapter(config.hidden_size) for _ in self.adapter_blocks])
+        self._adapter_of_block = {block: i for i, block in enumerate(self.adapter_blocks)}
         self.register_buffer("pixel_mean", torch.tensor(PIXEL_MEAN).view(1, 1, 3, 1, 1), persistent=False)
         self.register_buffer("pixel_std", torch.tensor(PIXEL_STD).view(1, 1, 3, 1, 1), persistent=False)
 
@@ -113,14 +128,25 @@ class AdaptedVideoMAE(nn.Module):
     def _block(self, index: int, tokens: torch.Tensor, grid: TokenGrid) -> torch.Tensor:
         out = self.encoder.encoder.layer[index](tokens)
         tokens = out[0] if isinstance(out, tuple) else out
-        if self.adapters:
-            tokens = self.adapters[index](tokens, grid)
+        if index in self._adapter_of_block:
+            tokens = self.adapters[self._adapter_of_block[index]](tokens, grid)
         return tokens
+
+    @property
+    def needs_grad(self) -> bool:
+        """Whether anything in the backbone trains; if not, it runs without autograd."""
+        return any(p.requires_grad for p in self.parameters())
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         """frames: (B, T, H, W, 3) uint8 or float in [0, 1]; returns (B, C, ceil(T / tubelet))."""
         if frames.dim() != 5 or frames.shape[-1] != 3:
             raise ValueError(f"expected frames as (batch, time, height, width, 3), got {tuple(frames.shape)}")
+        # a fully frozen backbone ("frozen" mode) keeps no activations for a backward pass
+        track = torch.is_grad_enabled() and self.needs_grad
+        with torch.set_grad_enabled(track):
+            return self._features(frames, checkpointed=track and self.grad_checkpointing and self.training)
+
+    def _features(self, frames: torch.Tensor, checkpointed: bool) -> torch.Tensor:
         b, t = frames.shape[:2]
         x = frames.permute(0, 1, 4, 2, 3).float()
         if frames.dtype == torch.uint8:
@@ -136,7 +162,7 @@ class AdaptedVideoMAE(nn.Module):
         side = self.image_size // self.patch
         grid = TokenGrid(b, chunks, self.chunk_frames // self.tubelet, side, side)
         for index in range(len(self.encoder.encoder.layer)):
-            if self.grad_checkpointing and self.training:
+            if checkpointed:
                 tokens = checkpoint(self._block, index, tokens, grid, use_reentrant=False)
             else:
                 tokens = self._block(index, tokens, grid)
@@ -161,8 +187,13 @@ def build_adapted_videomae(
     freeze_backbone: bool = True,
     grad_checkpointing: bool = False,
     spatial_pool: int = 1,
+    adapter_blocks: Sequence[int] | None = None,
 ) -> AdaptedVideoMAE:
-    """Builder used by the Hydra configs (``model.backbone._target_``)."""
+    """Builder used by the Hydra configs (``model.backbone._target_``).
+
+    ``adapter`` None with ``freeze_backbone=False`` fine-tunes the whole backbone ("full");
+    with ``freeze_backbone=True`` the backbone is a fixed feature extractor ("frozen").
+    """
     config = dict(config)
     encoder = load_videomae(config, pretrained)
     return AdaptedVideoMAE(
@@ -172,4 +203,5 @@ def build_adapted_videomae(
         freeze_backbone=freeze_backbone,
         grad_checkpointing=grad_checkpointing,
         spatial_pool=spatial_pool,
+        adapter_blocks=adapter_blocks,
     )

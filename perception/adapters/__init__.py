@@ -1,5 +1,13 @@
-"""Parameter-efficient adapters inserted after the blocks of a frozen video backbone."""
+"""Parameter-efficient adapters inserted after the blocks of a frozen video backbone.
 
-from perception.adapters.dsta import DSTAdapter, TokenGrid
+All share one interface: built as ``Adapter(dim, **options)`` (Hydra passes a partial and the
+backbone completes it with its width) and called as ``adapter(tokens, grid)`` with the
+:class:`TokenGrid` that says how the tokens are laid out.
+"""
 
-__all__ = ["DSTAdapter", "TokenGrid"]
+from perception.adapters.common import TokenGrid
+from perception.adapters.dsta import DSTAdapter
+from perception.adapters.plain import PlainAdapter
+from perception.adapters.tia import TIAdapter
+
+__all__ = ["DSTAdapter", "PlainAdapter", "TIAdapter", "TokenGrid"]

@@ -10,6 +10,11 @@ spatial path a per-channel scale; we make the kernel an option and default to 3x
 spatial path sees the body-part neighbourhood a micro-action lives in. ``spatial_kernel=1``
 reproduces the paper's literal description.
 
+``pointwise=True`` follows each depthwise conv with a 1x1 (channel-mixing) conv, as the
+released code of AdaTAD's TIA does after its temporal depthwise conv (the TIA equations in
+the paper omit it); with it DSTA's temporal path is exactly TIA's. Off by default, which is
+the paper's equations and the platform's behaviour before the option existed.
+
 W_up is zero-initialised so a freshly inserted adapter is the identity and the frozen
 backbone's features are untouched at the start of training.
 
@@ -20,25 +25,12 @@ of all chunks of a video, so information crosses chunk boundaries.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
+from perception.adapters.common import TokenGrid, bottleneck_width, check_odd, over_space, over_time
 
-@dataclass(frozen=True)
-class TokenGrid:
-    """How a (batch * chunks, time * height * width, channels) token tensor is laid out."""
-
-    batch: int
-    chunks: int
-    time: int
-    height: int
-    width: int
-
-    @property
-    def tokens_per_chunk(self) -> int:
-        return self.time * self.height * self.width
+__all__ = ["DSTAdapter", "TokenGrid"]
 
 
 class DSTAdapter(nn.Module):
@@ -51,14 +43,11 @@ class DSTAdapter(nn.Module):
         spatial_kernel: int = 3,
         temporal_kernel: int = 3,
         init_alpha: float = 1.0,
+        pointwise: bool = False,
     ) -> None:
         super().__init__()
-        if spatial_kernel % 2 == 0 or temporal_kernel % 2 == 0:
-            raise ValueError(
-                f"DSTA kernels must be odd so the output keeps the input's length and grid; "
-                f"got spatial_kernel={spatial_kernel}, temporal_kernel={temporal_kernel}"
-            )
-        hidden = max(1, round(dim * bottleneck_ratio))
+        check_odd(spatial_kernel=spatial_kernel, temporal_kernel=temporal_kernel)
+        hidden = bottleneck_width(dim, bottleneck_ratio)
         self.hidden = hidden
         self.down = nn.Linear(dim, hidden)
         self.act = nn.GELU()
@@ -68,6 +57,9 @@ class DSTAdapter(nn.Module):
         self.temporal_conv = nn.Conv1d(
             hidden, hidden, temporal_kernel, padding=temporal_kernel // 2, groups=hidden
         )
+        # a 1x1 conv is a per-token linear map: applied in token layout, no reshapes needed
+        self.spatial_pointwise = nn.Linear(hidden, hidden) if pointwise else None
+        self.temporal_pointwise = nn.Linear(hidden, hidden) if pointwise else None
         self.up = nn.Linear(2 * hidden, dim)
         self.alpha = nn.Parameter(torch.tensor(float(init_alpha)))
         self.beta = nn.Parameter(torch.tensor(1.0))
@@ -76,22 +68,12 @@ class DSTAdapter(nn.Module):
         nn.init.zeros_(self.up.bias)
 
     def forward(self, x: torch.Tensor, grid: TokenGrid) -> torch.Tensor:
-        b, k, t, h, w = grid.batch, grid.chunks, grid.time, grid.height, grid.width
-        if x.shape[0] != b * k or x.shape[1] != grid.tokens_per_chunk:
-            raise ValueError(f"token tensor {tuple(x.shape)} does not match {grid}")
+        grid.check(x)
         z = self.act(self.down(x))  # (b*k, t*h*w, d)
-        d = z.shape[-1]
-
-        # Spatial path: each time step's token grid is an image with d channels.
-        zs = z.reshape(b * k * t, h, w, d).permute(0, 3, 1, 2)
-        zs = self.spatial_conv(zs) + zs
-        zs = zs.permute(0, 2, 3, 1).reshape(b * k, t * h * w, d)
-
-        # Temporal path: concatenate all chunks of a video along time so the convolution
-        # crosses chunk boundaries, then run it per spatial position.
-        zt = z.reshape(b, k * t, h * w, d).permute(0, 2, 3, 1).reshape(b * h * w, d, k * t)
-        zt = self.temporal_conv(zt) + zt
-        zt = zt.reshape(b, h * w, d, k * t).permute(0, 3, 1, 2).reshape(b * k, t * h * w, d)
-
-        update = self.up(torch.cat([self.beta * zs, self.gamma * zt], dim=-1))
+        zs = over_space(z, grid, self.spatial_conv)
+        zt = over_time(z, grid, self.temporal_conv)
+        if self.spatial_pointwise is not None:
+            zs = self.spatial_pointwise(zs)
+            zt = self.temporal_pointwise(zt)
+        update = self.up(torch.cat([self.beta * (zs + z), self.gamma * (zt + z)], dim=-1))
         return x + self.alpha * update

@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from fractions import Fraction
-from multiprocessing import get_all_start_methods, get_context
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -293,8 +293,9 @@ def generate(config: SyntheticConfig, progress: bool = True) -> Path:
     jobs = [(config, v) for v in videos]
     with tqdm(total=len(jobs), desc="synthetic MMA-52", unit="video", disable=not progress) as bar:
         if config.workers > 1 and len(jobs) > 1:
-            method = "fork" if "fork" in get_all_start_methods() else None  # fork: no re-imports
-            with get_context(method).Pool(min(config.workers, len(jobs)), _init_worker) as pool:
+            # spawn, not fork: a process that has already used OpenCV's (or MediaPipe's) thread
+            # pool deadlocks in a forked child's first OpenCV call, as a test session does.
+            with get_context("spawn").Pool(min(config.workers, len(jobs)), _init_worker) as pool:
                 for _ in pool.imap_unordered(_make_video, jobs, chunksize=1):
                     bar.update()
         else:

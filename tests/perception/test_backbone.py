@@ -3,7 +3,7 @@ import functools
 import pytest
 import torch
 
-from perception.adapters import DSTAdapter
+from perception.adapters import DSTAdapter, PlainAdapter, TIAdapter
 from perception.backbone import MissingCheckpointError, build_adapted_videomae, load_videomae
 
 
@@ -69,3 +69,118 @@ def test_checkpointing_gives_same_gradients(tiny_videomae_config):
     a(frames).sum().backward()
     b(frames).sum().backward()
     assert torch.allclose(a.adapters[0].down.weight.grad, b.adapters[0].down.weight.grad, atol=1e-5)
+
+
+# --------------------------------------------------------------------------- adapter zoo in the backbone
+
+ZOO = {
+    "dsta": dict(adapter=functools.partial(DSTAdapter)),
+    "tia": dict(adapter=functools.partial(TIAdapter)),
+    "plain": dict(adapter=functools.partial(PlainAdapter)),
+    "full": dict(adapter=None, freeze_backbone=False),
+    "frozen": dict(adapter=None, freeze_backbone=True),
+}
+
+
+def _perturb_adapters(model, seed: int = 2) -> None:
+    """Zero-initialised up-projections block gradients to everything before them."""
+    torch.manual_seed(seed)
+    for adapter in model.adapters:
+        torch.nn.init.normal_(adapter.up.weight, std=0.1)
+
+
+def test_adapter_blocks_selects_blocks_counting_from_the_end(tiny_videomae_config):
+    config = dict(tiny_videomae_config, num_hidden_layers=4)
+    torch.manual_seed(0)
+    model = build_adapted_videomae(config, adapter=functools.partial(PlainAdapter), adapter_blocks=[-1, 1])
+    assert model.adapter_blocks == (1, 3)
+    assert len(model.adapters) == 2
+    # only the chosen blocks see an adapter: a non-identity adapter changes the output, and
+    # hooks show which block outputs it is applied to
+    _perturb_adapters(model)
+    seen = []
+    for i, adapter in enumerate(model.adapters):
+        adapter.register_forward_hook(lambda *_, i=i: seen.append(model.adapter_blocks[i]))
+    with torch.no_grad():
+        model(torch.randint(0, 255, (1, 16, 32, 32, 3), dtype=torch.uint8))
+    assert seen == [1, 3]
+
+
+@pytest.mark.parametrize("blocks", [[4], [-5], [0, -4]])
+def test_adapter_blocks_out_of_range_or_repeated_are_errors(tiny_videomae_config, blocks):
+    config = dict(tiny_videomae_config, num_hidden_layers=4)
+    with pytest.raises(ValueError, match="does not exist|twice"):
+        build_adapted_videomae(config, adapter=functools.partial(PlainAdapter), adapter_blocks=blocks)
+
+
+@pytest.mark.parametrize("variant", sorted(ZOO))
+def test_which_backbone_parameters_train(tiny_videomae_config, variant):
+    torch.manual_seed(0)
+    model = build_adapted_videomae(tiny_videomae_config, **ZOO[variant]).train()
+    _perturb_adapters(model)
+    feats = model(torch.randint(0, 255, (1, 16, 32, 32, 3), dtype=torch.uint8))
+    encoder_grads = variant == "full"
+    if variant == "frozen":
+        assert not feats.requires_grad  # ran under no_grad: nothing stored for a backward pass
+        assert not any(p.requires_grad for p in model.parameters())
+        return
+    feats.square().sum().backward()
+    assert all((p.grad is not None) is encoder_grads for p in model.encoder.parameters())
+    assert all(p.grad is not None for p in model.adapters.parameters())
+    assert (len(model.adapters) > 0) is (variant in ("dsta", "tia", "plain"))
+
+
+@pytest.mark.parametrize("variant", ["dsta", "tia", "plain", "full"])
+def test_activation_checkpointing_gives_the_same_gradients(tiny_videomae_config, variant):
+    torch.manual_seed(0)
+    plain = build_adapted_videomae(tiny_videomae_config, **ZOO[variant]).train()
+    checkpointed = build_adapted_videomae(tiny_videomae_config, **ZOO[variant], grad_checkpointing=True)
+    checkpointed.load_state_dict(plain.state_dict())
+    checkpointed.train()
+    for model in (plain, checkpointed):
+        _perturb_adapters(model)
+    frames = torch.randint(0, 255, (1, 40, 32, 32, 3), dtype=torch.uint8)  # 3 chunks
+    plain(frames).square().sum().backward()
+    checkpointed(frames).square().sum().backward()
+    grads = {n: p.grad for n, p in plain.named_parameters() if p.requires_grad}
+    assert grads and all(g is not None for g in grads.values())
+    for name, param in checkpointed.named_parameters():
+        if param.requires_grad:
+            assert torch.allclose(param.grad, grads[name], rtol=1e-4, atol=1e-6), name
+
+
+def test_checkpointing_really_recomputes_blocks_in_backward(tiny_videomae_config):
+    """Activation checkpointing must run each block a second time during backward; otherwise the
+    option silently stores every activation."""
+    calls = {"count": 0}
+    model = build_adapted_videomae(
+        tiny_videomae_config, adapter=functools.partial(TIAdapter), grad_checkpointing=True
+    ).train()
+    model.encoder.encoder.layer[0].register_forward_hook(
+        lambda *_: calls.__setitem__("count", calls["count"] + 1)
+    )
+    out = model(torch.randint(0, 255, (1, 16, 32, 32, 3), dtype=torch.uint8))
+    assert calls["count"] == 1
+    out.sum().backward()
+    assert calls["count"] == 2
+
+
+def test_activation_checkpointing_under_bf16_autocast_gives_the_same_gradients(tiny_videomae_config):
+    """The recomputation in backward must run under the same autocast state as the forward."""
+    grads = []
+    for checkpointed in (False, True):
+        torch.manual_seed(0)
+        model = build_adapted_videomae(
+            tiny_videomae_config, adapter=functools.partial(TIAdapter), grad_checkpointing=checkpointed
+        ).train()
+        _perturb_adapters(model)
+        frames = torch.randint(
+            0, 255, (1, 16, 32, 32, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(1)
+        )
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = model(frames)
+        assert out.dtype == torch.bfloat16
+        out.float().square().sum().backward()
+        grads.append([p.grad.clone() for p in model.adapters.parameters()])
+    for plain, recomputed in zip(*grads, strict=True):
+        assert torch.equal(plain, recomputed)
