@@ -22,14 +22,22 @@ test: $(STAMP) test-assets
 	$(PY) -m pytest -q
 
 MEGAMIND := /usr/share/doc/opencv-doc/examples/data/Megamind.avi
-## A real video for the MediaPipe test (Debian's opencv-doc ships Megamind.avi). Installed where
-## apt-get runs as root; elsewhere the test that needs it skips with a message.
+CHROMIUM := /usr/bin/chromium
+## Test assets from Debian, installed where apt-get runs as root; elsewhere the tests that need
+## them skip with a message: opencv-doc ships Megamind.avi (a real video for MediaPipe and
+## predict), chromium is the headless browser the HTML report's test drives through Playwright.
 test-assets:
 	@if [ ! -f $(MEGAMIND) ] && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-		echo "installing opencv-doc (Megamind.avi for the MediaPipe test)"; \
+		echo "installing opencv-doc (Megamind.avi for the MediaPipe and predict tests)"; \
 		apt-get install -y --no-install-recommends opencv-doc >/dev/null 2>&1 \
 		|| { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends opencv-doc >/dev/null 2>&1; } \
-		|| echo "could not install opencv-doc: the Megamind test will skip"; \
+		|| echo "could not install opencv-doc: the Megamind tests will skip"; \
+	fi
+	@if [ ! -x $(CHROMIUM) ] && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing chromium (headless browser for the report.html test)"; \
+		apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 \
+		|| { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends chromium >/dev/null 2>&1; } \
+		|| echo "could not install chromium: the browser test will skip"; \
 	fi
 
 ## Generate only the synthetic dataset.

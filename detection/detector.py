@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from detection import distributed
 from detection.head import DetectionHead, TemporalPyramid, make_points
 from detection.losses import diou_loss_1d, sigmoid_focal_loss
 from detection.postprocess import PostprocessConfig, decode_video
@@ -157,15 +158,20 @@ class MicroActionDetector(nn.Module):
         positive = (cls_targets.sum(-1) > 0) & valid
         num_pos = positive.sum().float()
         # ActionFormer's trick: normalise by a running average of the positive count so one
-        # batch with few positives does not blow up the step.
+        # batch with few positives does not blow up the step. Under torchrun the count is the
+        # whole global batch's and each rank divides by its 1/N share of it: DDP averages the
+        # N ranks' gradients, so the step equals one process's on the global batch.
+        global_pos = float(distributed.all_reduce_sum(num_pos)) if self.training else float(num_pos)
         if self.training:
             if self.loss_normalizer < 0:
-                self.loss_normalizer.fill_(max(float(num_pos), 1.0))
+                self.loss_normalizer.fill_(max(global_pos, 1.0))
             else:
-                self.loss_normalizer.mul_(self.momentum).add_((1 - self.momentum) * max(float(num_pos), 1.0))
+                self.loss_normalizer.mul_(self.momentum).add_((1 - self.momentum) * max(global_pos, 1.0))
         normalizer = (
             self.loss_normalizer.clamp(min=1.0) if self.loss_normalizer > 0 else num_pos.clamp(min=1.0)
         )
+        if self.training:
+            normalizer = normalizer / distributed.world_size()
         cls_losses, reg_losses = [], []
         for logits, offsets in outputs:
             # losses in float32 even under autocast: focal weights and DIoU lose too much in 16 bits

@@ -3,6 +3,11 @@
 Outputs (all in the Hydra run directory): ``checkpoint.pt``, ``predictions.csv``
 (submission format), ``metrics.json`` (percent), ``timelines/<video_id>.csv`` and
 ``timelines.png``. The same mAP table is printed at the end of the run.
+
+Under ``torchrun --nproc_per_node=N`` every rank runs this function: rank 0 prepares the data
+and the cue cache first, all ranks train together (``detection.train``), each predicts its
+shard of the test split, and rank 0 gathers the predictions, evaluates and writes everything
+into its run directory.
 """
 
 from __future__ import annotations
@@ -15,10 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from hydra.utils import instantiate, to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
+from detection import distributed
 from detection.annotations import annotations_to_frame, read_mma52_csv, write_submission
 from detection.checkpoint import load_checkpoint
 from detection.dataset import MMADataset
@@ -52,7 +59,10 @@ def load_split(
     videos = read_mma52_csv(root / f"{split}.csv", video_root=root, split=split)
     if caches:
         paths = [a.path or root / split / f"{a.video_id}.mp4" for a in videos.values()]
-        summary = extract_cues(paths, caches, workers=data_cfg.get("cue_workers", 2), desc=f"cues {split}")
+        with distributed.main_process_first():  # the other ranks then find every cue cached
+            summary = extract_cues(
+                paths, caches, workers=data_cfg.get("cue_workers", 2), desc=f"cues {split}"
+            )
         if summary.failures:
             raise ExtractionFailed(summary.describe())
     return MMADataset(
@@ -83,21 +93,50 @@ def permuted_label_control(gt, predictions, seed: int, protocol: str) -> float:
     return evaluate_detection(gt, permuted, protocol=protocol)["action"]["avg"]
 
 
+def predict_gathered(model, dataset: MMADataset, batch_size: int, device: str):
+    """Predictions for the whole dataset on rank 0 (None on the others): each rank predicts
+    every N-th video and rank 0 concatenates the shards."""
+    shard = torch.utils.data.Subset(dataset, distributed.shard_indices(len(dataset)))
+    local = predict_dataset(model, shard, batch_size=batch_size, device=device)
+    shards = distributed.gather_objects(local)
+    if not distributed.is_main_process():
+        return None
+    order = {s.video_id: i for i, s in enumerate(dataset.samples)}
+    table = pd.concat(shards, ignore_index=True)
+    return table.sort_values("video_id", key=lambda ids: ids.map(order), kind="stable").reset_index(drop=True)
+
+
 def run_mmad(cfg: DictConfig, run_dir: Path, logger: Any) -> dict[str, Any]:
+    if cfg.get("stage", "train") == "predict":  # a trained checkpoint on your own videos
+        from detection.predict import run_predict
+
+        return run_predict(cfg, run_dir, logger)
+    device = distributed.setup(cfg.trainer.device)
+    try:
+        return train_and_evaluate(cfg, run_dir, logger, device)
+    finally:
+        distributed.teardown()
+
+
+def train_and_evaluate(cfg: DictConfig, run_dir: Path, logger: Any, device: str) -> dict[str, Any]:
     seed_everything(cfg.seed)
-    root = prepare_data(cfg.data)
+    run_dir = Path(distributed.broadcast_object(str(run_dir)))  # rank 0's folder is the run's
+    with distributed.main_process_first():
+        root = prepare_data(cfg.data)
 
     model = instantiate(cfg.model)
     tubelet, image_size = model.step_frames, model.image_size
     trainable, total = model.trainable_parameters(), model.total_parameters()
     caches = build_caches(cfg)
-    print(f"detector ({'+'.join(model.cues)}): {trainable:,} trainable / {total:,} parameters")
+    if distributed.is_main_process():
+        print(f"detector ({'+'.join(model.cues)}): {trainable:,} trainable / {total:,} parameters")
     logger.summary({"params/trainable": trainable, "params/total": total})
 
     splits = cfg.data.splits
     checkpoint_path = run_dir / "checkpoint.pt"
     trainer_options = OmegaConf.to_container(cfg.trainer, resolve=True)
     trainer_options.pop("augment", None)
+    trainer_options["device"] = device
     trainer_cfg = TrainerConfig(**trainer_options)
     augment = instantiate(cfg.trainer.augment) if cfg.trainer.get("augment") else None
     train_seconds = None
@@ -122,9 +161,9 @@ def run_mmad(cfg: DictConfig, run_dir: Path, logger: Any) -> dict[str, Any]:
         del train_set
 
     test_set = load_split(root, splits.test, cfg.data, tubelet, image_size, caches)
-    predictions = predict_dataset(
-        model, test_set, batch_size=trainer_cfg.batch_size, device=trainer_cfg.device
-    )
+    predictions = predict_gathered(model, test_set, trainer_cfg.batch_size, trainer_cfg.device)
+    if predictions is None:  # ranks above 0 are done: rank 0 evaluates and writes
+        return {}
     write_submission(run_dir / "predictions.csv", predictions)
 
     gt = annotations_to_frame(

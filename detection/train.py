@@ -16,6 +16,12 @@ Memory and speed options (``TrainerConfig``):
   steps; the last group of an epoch may be shorter, and no gradient is carried across an
   epoch boundary, so a checkpoint never holds half-accumulated gradients.
 - activation checkpointing is a backbone option (``model.backbone.grad_checkpointing``).
+
+Several processes (``torchrun``, see ``detection.distributed``): each rank trains on its shard
+of the epoch's order (a ``DistributedSampler`` seeded exactly like the single-process order)
+through DistributedDataParallel, so N ranks with ``batch_size`` B take the same optimizer
+steps as one process with batch ``N * B``; the loss normaliser counts positives over all
+ranks for the same reason (``MicroActionDetector.loss``). Only rank 0 prints, logs and saves.
 """
 
 from __future__ import annotations
@@ -30,9 +36,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, RandomSampler
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
 from tqdm.auto import tqdm
 
+from detection import distributed
 from detection.checkpoint import load_checkpoint, save_checkpoint
 from detection.dataset import Collate, MMADataset
 from detection.detector import MicroActionDetector
@@ -88,6 +96,38 @@ def build_optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> t
     )
 
 
+class TrainingStep(torch.nn.Module):
+    """The detector's loss as a module's ``forward``: DistributedDataParallel synchronises
+    gradients only for what runs through the wrapped module's ``forward``."""
+
+    def __init__(self, detector: MicroActionDetector) -> None:
+        super().__init__()
+        self.detector = detector
+
+    def forward(self, inputs, feature_mask, segments, labels) -> dict[str, torch.Tensor]:
+        return self.detector.loss(inputs, feature_mask, segments, labels)
+
+
+def epoch_sampler(dataset: MMADataset, seed: int, epoch: int) -> DistributedSampler:
+    """This rank's share of epoch ``epoch``'s shuffled order.
+
+    The order is ``randperm(len(dataset))`` from a generator seeded with
+    ``seed * 100_003 + epoch``, the same with any number of ranks; rank r takes every N-th
+    index from position r, so the ranks' batches of step s together are the single-process
+    batch s of N times the size.
+    """
+    sampler = DistributedSampler(
+        dataset,
+        num_replicas=distributed.world_size(),
+        rank=distributed.rank(),
+        shuffle=True,
+        seed=seed * 100_003,
+        drop_last=False,
+    )
+    sampler.set_epoch(epoch)
+    return sampler
+
+
 def warmup_cosine(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
     def factor(step: int) -> float:
         if step < warmup_steps:
@@ -110,11 +150,21 @@ def train(
     on_epoch_end: EpochCallback | None = None,
     augment: Callable | None = None,
 ) -> list[dict[str, float]]:
-    """Train ``model`` in place; returns one dict of mean losses per epoch run now."""
+    """Train ``model`` in place; returns one dict of mean losses per epoch run now (averaged
+    over ranks when distributed)."""
     device = torch.device(config.device)
     model.to(device)
+    main = distributed.is_main_process()
+    step_module: torch.nn.Module = TrainingStep(model)
+    if distributed.is_distributed():
+        # find_unused_parameters: the skeleton encoder skips its BatchNorm on a clip without a person
+        step_module = DistributedDataParallel(
+            step_module,
+            device_ids=[device.index] if device.type == "cuda" else None,
+            find_unused_parameters=True,
+        )
     optimizer = build_optimizer(model, config.lr, config.weight_decay)
-    batches_per_epoch = math.ceil(len(dataset) / config.batch_size)
+    batches_per_epoch = math.ceil(len(epoch_sampler(dataset, seed, 0)) / config.batch_size)
     groups = accumulation_groups(batches_per_epoch, config.accumulate)
     updates_per_epoch = len(groups)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -134,51 +184,62 @@ def train(
             scaler.load_state_dict(state["scaler"])
         torch.set_rng_state(state["torch_rng"])
         start_epoch = state["epoch"] + 1
-        print(f"resuming from {checkpoint_path} after epoch {state['epoch'] + 1}/{config.epochs}")
+        if main:
+            print(f"resuming from {checkpoint_path} after epoch {state['epoch'] + 1}/{config.epochs}")
     counts = model.parameter_counts()
-    print(
-        "parameters: "
-        + ", ".join(f"{name} {value:,}" for name, value in counts.items())
-        + f" | precision {config.precision}, accumulate {config.accumulate}"
-    )
-    if logger is not None and hasattr(logger, "summary"):
+    if main:
+        print(
+            "parameters: "
+            + ", ".join(f"{name} {value:,}" for name, value in counts.items())
+            + f" | precision {config.precision}, accumulate {config.accumulate}"
+            + (f", {distributed.world_size()} processes" if distributed.is_distributed() else "")
+        )
+    if main and logger is not None and hasattr(logger, "summary"):
         logger.summary({f"params/{name}": value for name, value in counts.items()})
 
     history = []
     for epoch in range(start_epoch, config.epochs):
         model.train()
-        order = torch.Generator().manual_seed(seed * 100_003 + epoch)
-        # augmentation randomness is keyed by (seed, epoch) too, so a resumed run matches
+        # augmentation randomness is keyed by (seed, epoch) too, so a resumed run matches;
+        # ranks draw their own so they do not augment in lockstep
+        rng_key = [seed, epoch] + ([distributed.rank()] if distributed.is_distributed() else [])
         collate = Collate(
             model.step_frames,
             model.length_multiple,
             augment,
-            np.random.default_rng([seed, epoch]),
+            np.random.default_rng(rng_key),
             cues=tuple(model.cues),
         )
         loader = DataLoader(
             dataset,
             batch_size=config.batch_size,
-            sampler=RandomSampler(dataset, generator=order),
+            sampler=epoch_sampler(dataset, seed, epoch),
             collate_fn=collate,
         )
         sums: dict[str, float] = {}
         started = time.perf_counter()
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False)
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False, disable=not main)
         # position of each batch in its accumulation group: (group index, group size, last?)
         schedule = [(g, size, i == size - 1) for g, size in enumerate(groups) for i in range(size)]
         optimizer.zero_grad(set_to_none=True)
         for step, batch in enumerate(bar):
             update, group_size, last_in_group = schedule[step]
-            with autocast(device, config.precision):
-                losses = model.loss(
-                    {cue: [x.to(device) for x in videos] for cue, videos in batch.inputs.items()},
-                    batch.feature_mask.to(device),
-                    [s.to(device) for s in batch.segments],
-                    [lab.to(device) for lab in batch.labels],
-                )
-            # the mean over the group's batches, so accumulating does not scale the gradient
-            scaler.scale(losses["loss"] / group_size).backward()
+            # DDP all-reduces gradients only on the last batch of an accumulation group
+            no_sync = (
+                step_module.no_sync()
+                if isinstance(step_module, DistributedDataParallel) and not last_in_group
+                else contextlib.nullcontext()
+            )
+            with no_sync:
+                with autocast(device, config.precision):
+                    losses = step_module(
+                        {cue: [x.to(device) for x in videos] for cue, videos in batch.inputs.items()},
+                        batch.feature_mask.to(device),
+                        [s.to(device) for s in batch.segments],
+                        [lab.to(device) for lab in batch.labels],
+                    )
+                # the mean over the group's batches, so accumulating does not scale the gradient
+                scaler.scale(losses["loss"] / group_size).backward()
             for key, value in losses.items():
                 sums[key] = sums.get(key, 0.0) + float(value.detach())
             bar.set_postfix(loss=f"{losses['loss'].item():.3f}")
@@ -192,37 +253,47 @@ def train(
             optimizer.zero_grad(set_to_none=True)
             global_step = epoch * batches_per_epoch + step
             if logger is not None and update % config.log_every == 0:
-                logger.log(
+                # every rank takes part in the mean; only rank 0's logger writes anything
+                logged = distributed.all_reduce_mean(
                     {
                         "train/loss": losses["loss"].item(),
                         "train/cls_loss": float(losses["cls_loss"]),
                         "train/reg_loss": float(losses["reg_loss"]),
-                        "train/grad_norm": float(grad_norm),
-                        "train/lr": scheduler.get_last_lr()[0],
-                        "epoch": epoch,
                     },
-                    step=global_step,
+                    device,
                 )
+                if main:
+                    logger.log(
+                        {
+                            **logged,
+                            "train/grad_norm": float(grad_norm),
+                            "train/lr": scheduler.get_last_lr()[0],
+                            "epoch": epoch,
+                        },
+                        step=global_step,
+                    )
         summary = {key: value / max(1, len(loader)) for key, value in sums.items()}
+        summary = distributed.all_reduce_mean(summary, device)
         summary["epoch_seconds"] = time.perf_counter() - started
         history.append(summary)
-        print(
-            f"epoch {epoch + 1}/{config.epochs}: loss {summary.get('loss', float('nan')):.4f} "
-            f"(cls {summary.get('cls_loss', float('nan')):.4f}, reg {summary.get('reg_loss', float('nan')):.4f}) "
-            f"in {summary['epoch_seconds']:.0f}s"
-        )
-        save_checkpoint(
-            checkpoint_path,
-            {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict(),
-                "torch_rng": torch.get_rng_state(),
-                "epoch": epoch,
-                **(extra_state or {}),
-            },
-        )
+        if main:
+            print(
+                f"epoch {epoch + 1}/{config.epochs}: loss {summary.get('loss', float('nan')):.4f} "
+                f"(cls {summary.get('cls_loss', float('nan')):.4f}, "
+                f"reg {summary.get('reg_loss', float('nan')):.4f}) in {summary['epoch_seconds']:.0f}s"
+            )
+            save_checkpoint(
+                checkpoint_path,
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "scaler": scaler.state_dict(),
+                    "torch_rng": torch.get_rng_state(),
+                    "epoch": epoch,
+                    **(extra_state or {}),
+                },
+            )
         if on_epoch_end is not None:
             on_epoch_end(epoch, summary)
     return history

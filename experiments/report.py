@@ -225,6 +225,28 @@ def winner_sentence(summary: pd.DataFrame, metric: str) -> str:
     )
 
 
+def baseline_lines(summary: pd.DataFrame, metric: str, baseline: str) -> list[str]:
+    """How much each combination gains or loses on ``metric`` against the ``baseline`` one (say the
+    RGB-only features): the answer to "which cue helps, by how much", with the same seed-noise
+    test as the winner sentence."""
+    rows = summary[summary["combination"] == baseline]
+    if rows.empty:
+        known = ", ".join(f"`{c}`" for c in summary["combination"])
+        raise SweepError(f"--baseline {baseline!r} is not a combination of this sweep; it has {known}")
+    base, digits = rows.iloc[0], _decimals(summary, metric)
+    lines = [f"**Against `{baseline}`** ({metric} {_mean_std(base, metric, digits)}):", ""]
+    for _, row in summary.iterrows():
+        if row["combination"] == baseline or math.isnan(row[f"{metric}_mean"]):
+            continue
+        difference = row[f"{metric}_mean"] - base[f"{metric}_mean"]
+        stds = [s for s in (row[f"{metric}_std"], base[f"{metric}_std"]) if not math.isnan(s)]
+        noise = " (within seed noise)" if stds and abs(difference) < max(stds) else ""
+        if not stds:
+            noise = " (one seed: noise unknown)"
+        lines.append(f"- `{row['combination']}`: {difference:+.{digits}f}{noise}")
+    return lines
+
+
 def _markdown_row(cells: Sequence[str]) -> str:
     return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
 
@@ -242,9 +264,16 @@ def markdown_table(summary: pd.DataFrame, metrics: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def write_markdown(frame: pd.DataFrame, summary: pd.DataFrame, metrics: Sequence[str], path: Path) -> str:
+def write_markdown(
+    frame: pd.DataFrame,
+    summary: pd.DataFrame,
+    metrics: Sequence[str],
+    path: Path,
+    baseline: str | None = None,
+) -> str:
     """report.md: what the table stands on (sweep, jobs, failures) comes with it, so a reader
-    never takes a mean over two surviving seeds for one over five."""
+    never takes a mean over two surviving seeds for one over five. With ``baseline`` every
+    combination's difference to that one follows the winner sentence."""
     failed = frame[frame["status"] != "ok"]
     lines = [
         "# Sweep report",
@@ -256,6 +285,8 @@ def write_markdown(frame: pd.DataFrame, summary: pd.DataFrame, metrics: Sequence
     if frame.attrs.get("common"):
         lines.append("- shared by every job: " + " ".join(f"`{o}`" for o in frame.attrs["common"]))
     lines += ["", markdown_table(summary, metrics), "", f"**Winner:** {winner_sentence(summary, metrics[0])}"]
+    if baseline is not None:
+        lines += ["", *baseline_lines(summary, metrics[0], baseline)]
     if not failed.empty:
         lines += ["", "## Failed jobs", "", "| job | combination | seed | reason |", "|---|---|---|---|"]
         for _, row in failed.iterrows():
@@ -353,6 +384,10 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help=f"comma-separated metric paths in metrics.json, the first ranks (default: "
         f"{','.join(MMAD_METRICS)}; {','.join(EMOTION_METRICS)} when metrics.json has accuracy)",
     )
+    add(
+        "--baseline",
+        help="a combination (as in the table, e.g. features=rgb) to state every other one against",
+    )
     add("--out", type=Path, help="folder for report.md/.csv/.png (default: the sweep directory)")
     add("--wandb", action=argparse.BooleanOptionalAction, default=True, help="log the table to a W&B run")
     add("--wandb-report", action="store_true", help="also build a W&B Report (needs `wandb login`, a server)")
@@ -373,6 +408,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.metrics:
             metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
         summary = summarize(frame, metrics)
+        if args.baseline is not None:
+            baseline_lines(summary, metrics[0], args.baseline)  # an unknown baseline fails before writing
     except SweepError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -380,7 +417,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     summary.to_csv(out / "report.csv", index=False)
     png = plot(summary, metrics, out / "report.png", title=sweep_group_name(args.sweep_dir))
-    markdown = write_markdown(frame, summary, metrics, out / "report.md")
+    markdown = write_markdown(frame, summary, metrics, out / "report.md", args.baseline)
     print(markdown)
     print(f"written: {out / 'report.md'}, {out / 'report.csv'}, {png}")
     return _wandb_outputs(args, summary, markdown, png) if args.wandb or args.wandb_report else 0

@@ -3,6 +3,10 @@
 Hydra composes the config from ``configs/`` (one group per choice: task, data, model,
 adapter, trainer, logger, experiment), creates the run directory, and this script hands
 the resolved config to the task's entry function (``task.entry._target_``).
+
+Several GPUs (or CPU processes): ``torchrun --nproc_per_node=N experiments/run.py task=mmad ...``.
+Rank 0 owns the run directory and the logger; the other ranks get a throwaway Hydra folder
+and a logger that writes nothing (``detection.distributed``).
 """
 
 from __future__ import annotations
@@ -16,12 +20,15 @@ os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_ERROR_REPORTING", "false")  # no crash reports to a server
 
 import signal  # noqa: E402
+import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import hydra  # noqa: E402
 from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from hydra.utils import instantiate  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
+
+from detection import distributed  # noqa: E402
 
 
 def _forked_children_die_on_sigterm() -> None:
@@ -36,10 +43,13 @@ def main(cfg: DictConfig):
     if os.environ.get("SUBMITIT_EXECUTOR"):  # set by submitit in every job it starts
         _forked_children_die_on_sigterm()
     run_dir = Path(HydraConfig.get().runtime.output_dir)
+    # Under torchrun, ranks above 0 write nothing: rank 0 logs for the whole run.
+    null_logger = {"_target_": "experiments.loggers.NullLogger"}
+    logger_cfg = cfg.logger if distributed.launched_rank() == 0 else null_logger
     # Not recursive: run_config holds the whole config, whose `_target_` nodes (the model, the
     # task entry) must be recorded as written, not built a second time inside the logger.
     logger = instantiate(
-        cfg.logger,
+        logger_cfg,
         _recursive_=False,
         _convert_="all",
         run_config=OmegaConf.to_container(cfg, resolve=True),
@@ -51,4 +61,5 @@ def main(cfg: DictConfig):
 
 
 if __name__ == "__main__":
+    sys.argv = distributed.secondary_rank_argv(sys.argv)
     main()

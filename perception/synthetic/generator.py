@@ -8,6 +8,13 @@ Layout under ``config.root`` (identical to the real MMA-52, plus ground-truth ex
     subjects.csv                         video_id,subject_id,split (splits are subject-disjoint)
     manifest.json                        config, version, config hash -- written last
 
+With ``affect=AffectConfig()`` (the synthetic emotion set) every video also carries a latent
+affective state that shapes its timeline (``affective.py``), and two more files describe it
+in the emotion format that ``affect/dataset.py`` reads::
+
+    emotion.csv                          video_id,subject_id,split,label
+    labels.yaml                          the label names, in index order
+
 Determinism: every random choice of a video comes from a ``SeedSequence`` keyed by
 ``(seed, split, index)`` (subjects by ``(seed, subject)``), x264 runs single-threaded, so
 the same config gives identical CSVs, landmarks and decoded frames regardless of the
@@ -33,6 +40,13 @@ from tqdm import tqdm
 
 from perception.atomic import atomic_path, atomic_write_bytes
 from perception.synthetic import figure
+from perception.synthetic.affective import (
+    STATE_NAMES,
+    AffectConfig,
+    VideoAffect,
+    sample_subject,
+    video_affect,
+)
 from perception.synthetic.motions import DEFAULT_CLASSES, apply_instance, check_classes
 from perception.synthetic.stats import STATS_PATH
 from perception.synthetic.timeline import Timeline, sample_timeline
@@ -43,6 +57,8 @@ CSV_HEADER = ("id", "video_id", "start_frame", "end_frame", "class", "total_fram
 MANIFEST = "manifest.json"
 _SPLIT_KEY = {"train": 1, "val": 2, "test": 3}
 _SUBJECT_KEY = 97  # separates subject streams from video streams in the SeedSequence space
+_AFFECT_KEY = 211  # affective states: their own streams, so appearance never depends on them
+EMOTION_HEADER = ("video_id", "subject_id", "split", "label")
 _OWN_FILE = re.compile(r"^(train|val|test)\d{4,}\.(mp4|landmarks\.npy)$")
 _NOT_HASHED = ("root", "workers")  # how or where we write does not change what we write
 
@@ -68,9 +84,12 @@ class SyntheticConfig:
     balance: float = 0.0  # 0 = real class imbalance, 1 = uniform over enabled classes
     crf: int = 17  # x264 quality; low enough that 1-2 px motions survive compression
     workers: int = 2
+    affect: AffectConfig | None = None  # latent affective states (the synthetic emotion set)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "classes", check_classes(self.classes))
+        if isinstance(self.affect, dict):
+            object.__setattr__(self, "affect", AffectConfig(**self.affect))
         if self.size < 32 or self.size % 2:
             raise ValueError(f"size must be an even number >= 32 (yuv420p), got {self.size}")
         if self.fps <= 0:
@@ -93,6 +112,10 @@ class SyntheticConfig:
         for key in _NOT_HASHED:
             data.pop(key)
         data["classes"] = list(self.classes)
+        if self.affect is None:  # datasets made before affective states existed keep their hash
+            data.pop("affect")
+        else:
+            data["affect"]["intensity"] = list(self.affect.intensity)
         return data
 
     def config_hash(self) -> str:
@@ -114,6 +137,7 @@ class VideoPlan:
     video_id: str
     subject: int
     timeline: Timeline
+    affect: VideoAffect | None = None  # the latent affective state, in the emotion set only
 
 
 def _video_seeds(config: SyntheticConfig, split: str, index: int) -> list[np.random.SeedSequence]:
@@ -128,19 +152,42 @@ def subject_id(subject: int) -> str:
 def plan(config: SyntheticConfig) -> list[VideoPlan]:
     """Sample every video's subject and timeline without rendering (cheap; used by tests too).
 
-    Subjects are numbered consecutively across splits, so no subject is in two splits.
+    Subjects are numbered consecutively across splits, so no subject is in two splits. With
+    ``config.affect`` each video first gets its latent state (from streams of its own, keyed by
+    subject and video), which then biases the timeline's classes and instance count.
     """
     plans, next_subject = [], 0
     for split in SPLITS:
         n = config.count(split)
         width = max(4, len(str(max(n - 1, 0))))
+        styles = {}
         for index in range(n):
+            subject = next_subject + index // config.videos_per_subject
+            affect = None
+            if config.affect is not None:
+                if subject not in styles:
+                    first = (subject - next_subject) * config.videos_per_subject
+                    rng = np.random.default_rng(np.random.SeedSequence([config.seed, _AFFECT_KEY, subject]))
+                    styles[subject] = sample_subject(
+                        config.affect, rng, min(config.videos_per_subject, n - first)
+                    )
+                rng = np.random.default_rng(
+                    np.random.SeedSequence([config.seed, _AFFECT_KEY, _SPLIT_KEY[split], index])
+                )
+                position = index % config.videos_per_subject
+                affect = video_affect(config.affect, styles[subject], position, rng)
             rng = np.random.default_rng(_video_seeds(config, split, index)[0])
             timeline = sample_timeline(
-                rng, config.classes, config.fps, config.min_duration_s, config.max_duration_s, config.balance
+                rng,
+                config.classes,
+                config.fps,
+                config.min_duration_s,
+                config.max_duration_s,
+                config.balance,
+                class_bias=affect.class_bias if affect else None,
+                count_scale=affect.count_scale if affect else None,
             )
-            subject = next_subject + index // config.videos_per_subject
-            plans.append(VideoPlan(split, index, f"{split}{index:0{width}d}", subject, timeline))
+            plans.append(VideoPlan(split, index, f"{split}{index:0{width}d}", subject, timeline, affect))
         next_subject += math.ceil(n / config.videos_per_subject)
     return plans
 
@@ -274,6 +321,22 @@ def _remove_stale(root: Path, keep: set[str]) -> None:
                 path.unlink()
 
 
+def _write_emotion_files(root: Path, videos: list[VideoPlan]) -> None:
+    """``emotion.csv`` and ``labels.yaml`` in the emotion format (README, ``affect/dataset.py``)."""
+    _write_csv(
+        root / "emotion.csv",
+        EMOTION_HEADER,
+        [(v.video_id, subject_id(v.subject), v.split, v.affect.label) for v in videos],
+    )
+    lines = [
+        "# Latent affective states of the synthetic emotion set (perception/synthetic/affective.py).",
+        "# They shape only which micro-actions happen and how many: a pipeline test, not psychology.",
+        "kind: discrete",
+        "labels: [" + ", ".join(STATE_NAMES) + "]",
+    ]
+    atomic_write_bytes(root / "labels.yaml", ("\n".join(lines) + "\n").encode())
+
+
 def generate(config: SyntheticConfig, progress: bool = True) -> Path:
     """Write the dataset described by ``config`` under ``config.root`` and return the root.
 
@@ -291,7 +354,8 @@ def generate(config: SyntheticConfig, progress: bool = True) -> Path:
 
     videos = plan(config)
     jobs = [(config, v) for v in videos]
-    with tqdm(total=len(jobs), desc="synthetic MMA-52", unit="video", disable=not progress) as bar:
+    desc = "synthetic emotion set" if config.affect else "synthetic MMA-52"
+    with tqdm(total=len(jobs), desc=desc, unit="video", disable=not progress) as bar:
         if config.workers > 1 and len(jobs) > 1:
             # spawn, not fork: a process that has already used OpenCV's (or MediaPipe's) thread
             # pool deadlocks in a forked child's first OpenCV call, as a test session does.
@@ -320,6 +384,8 @@ def generate(config: SyntheticConfig, progress: bool = True) -> Path:
         ("video_id", "subject_id", "split"),
         [(v.video_id, subject_id(v.subject), v.split) for v in videos],
     )
+    if config.affect is not None:
+        _write_emotion_files(root, videos)
     manifest = {
         "generator": "perception.synthetic",
         "version": GENERATOR_VERSION,
@@ -331,5 +397,12 @@ def generate(config: SyntheticConfig, progress: bool = True) -> Path:
         },
         "subjects": {split: len({v.subject for v in videos if v.split == split}) for split in SPLITS},
     }
+    if config.affect is not None:
+        manifest["labels"] = {
+            split: {
+                name: sum(v.affect.label == name for v in videos if v.split == split) for name in STATE_NAMES
+            }
+            for split in SPLITS
+        }
     atomic_write_bytes(root / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
     return root

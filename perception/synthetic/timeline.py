@@ -58,25 +58,34 @@ class Timeline:
 
 
 def class_weights(
-    stats: MMA52Stats, classes: tuple[int, ...], chosen: list[int], balance: float = 0.0
+    stats: MMA52Stats,
+    classes: tuple[int, ...],
+    chosen: list[int],
+    balance: float = 0.0,
+    bias: np.ndarray | None = None,
 ) -> np.ndarray:
     """Probability of each enabled class given the classes already in the video.
 
     Base term: real frequency renormalised over the enabled classes (``balance`` in
     [0, 1] flattens it: 0 = real imbalance, 1 = uniform). Co-occurrence term: mean over
     the chosen classes of P(class in video | chosen class in video) from the real videos.
+    ``bias`` (one multiplier per action index) tilts the result, e.g. towards the classes of a
+    video's latent affective state (``affective.py``); None leaves it exactly as it was.
     """
     idx = np.asarray(classes)
     base = stats.class_counts[idx] ** (1.0 - balance)
     base = base / base.sum() if base.sum() > 0 else np.full(len(idx), 1.0 / len(idx))
-    if not chosen:
+    if chosen:
+        cond = np.zeros(len(idx))
+        for k in chosen:
+            row = stats.cooccurrence_video[k, idx] ** (1.0 - balance)
+            cond += row / row.sum() if row.sum() > 0 else base
+        cond /= len(chosen)
+        base = (1.0 - COOCCURRENCE_MIX) * base + COOCCURRENCE_MIX * cond
+    if bias is None:
         return base
-    cond = np.zeros(len(idx))
-    for k in chosen:
-        row = stats.cooccurrence_video[k, idx] ** (1.0 - balance)
-        cond += row / row.sum() if row.sum() > 0 else base
-    cond /= len(chosen)
-    return (1.0 - COOCCURRENCE_MIX) * base + COOCCURRENCE_MIX * cond
+    tilted = base * np.asarray(bias, dtype=np.float64)[idx]
+    return tilted / tilted.sum()
 
 
 def _free_gaps(blocked: list[tuple[int, int]], total: int) -> list[tuple[int, int]]:
@@ -121,8 +130,14 @@ def sample_timeline(
     max_duration_s: float = 15.0,
     balance: float = 0.0,
     stats: MMA52Stats | None = None,
+    class_bias: np.ndarray | None = None,
+    count_scale: float | None = None,
 ) -> Timeline:
-    """Sample one video's timeline; deterministic given ``rng``. Always >= 1 instance."""
+    """Sample one video's timeline; deterministic given ``rng``. Always >= 1 instance.
+
+    ``class_bias`` (multipliers per action index) and ``count_scale`` (a factor on the number
+    of instances, rounded stochastically) shape the timeline by a latent state; left None, the
+    random stream and the result are exactly those of the unshaped sampler."""
     stats = stats or load_stats()
     lo_frames = math.ceil(min_duration_s * fps - 1e-9)
     hi_frames = math.floor(max_duration_s * fps + 1e-9)
@@ -131,11 +146,13 @@ def sample_timeline(
     min_len = max(2, round(MIN_INSTANCE_S * fps))
     gap = round(SAME_CLASS_GAP_S * fps)
     wanted = stats.sample_instance_count(rng)
+    if count_scale is not None:
+        wanted = max(1, math.floor(wanted * count_scale + rng.random()))
 
     placed: list[Instance] = []
     for _ in range(wanted):
         for _attempt in range(DRAWS_PER_INSTANCE):
-            weights = class_weights(stats, classes, [i.cls for i in placed], balance)
+            weights = class_weights(stats, classes, [i.cls for i in placed], balance, class_bias)
             cls = int(classes[int(rng.choice(len(classes), p=weights))])
             length = int(np.clip(round(stats.sample_duration(cls, rng) * fps), min_len, total))
             spec = MOTIONS[cls]

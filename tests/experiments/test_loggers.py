@@ -7,14 +7,12 @@ and that the report command's run joins the same group.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from experiments.loggers import WandbLogger, choice_tags, hydra_run_identity, run_identity, sweep_group_name
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, run_python
 
 CHOICES = {
     "task": "mmad",
@@ -116,14 +114,10 @@ def test_wandb_logger_outside_hydra_uses_the_given_name_group_and_tags(tmp_path)
     assert (run.display_name, run.run_group, list(run.tags)) == ("n", "g", ["x"])
 
 
-def _run(*args: str, cwd: Path = REPO_ROOT, timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
-
-
 @pytest.mark.slow
 def test_a_multirun_logs_one_wandb_run_per_job_in_one_group_and_the_report_joins_it(tmp_path):
     sweep = tmp_path / "multirun" / "mmad" / "sweep1"
-    result = _run(
+    result = run_python(
         str(REPO_ROOT / "experiments" / "run.py"),
         "-m",
         "experiment=smoke",
@@ -144,7 +138,7 @@ def test_a_multirun_logs_one_wandb_run_per_job_in_one_group_and_the_report_joins
         assert {"task:mmad", "experiment:smoke", "model:videomae_tiny", f"seed:{seed}"} <= set(run.tags)
         assert not any(tag.startswith(("logger:", "hydra")) for tag in run.tags)
 
-    report = _run("experiments/report.py", str(sweep), "--out", str(tmp_path / "report"))
+    report = run_python("experiments/report.py", str(sweep), "--out", str(tmp_path / "report"))
     assert report.returncode == 0, report.stderr[-3000:]
     assert "| combination |" in report.stdout
     (report_run,) = offline_runs(tmp_path / "report")
@@ -156,7 +150,7 @@ def test_the_local_submitit_launcher_runs_a_job_in_a_subprocess_into_its_job_dir
     """The synthetic data is generated inside the submitit job on purpose: its fork pool hung there
     until run.py gave forked children SIGTERM back (submitit makes the job ignore it)."""
     sweep = tmp_path / "sweep"
-    result = _run(
+    result = run_python(
         "experiments/run.py",
         "-m",
         "hydra/launcher=local",

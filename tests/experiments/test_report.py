@@ -257,3 +257,24 @@ def test_wandb_report_without_credentials_says_what_it_needs_and_keeps_the_local
     assert "wandb login" in error and "server" in error
     assert str(sweep / "report.md") in error
     assert (sweep / "report.md").is_file() and (sweep / "report.csv").is_file()
+
+
+def test_baseline_states_every_combination_against_it(sweep, capsys):
+    """cues=rgb: action Avg mean 12 (std 2); cues=rgb_flow: mean 16 (std 1): +4.00, beyond noise."""
+    assert main([str(sweep), "--no-wandb", "--baseline", "cues=rgb"]) == 0
+    text = (sweep / "report.md").read_text()
+    assert "**Against `cues=rgb`** (action.avg 12.00 ± 2.00):" in text
+    assert "- `cues=rgb_flow`: +4.00\n" in text
+    assert main([str(sweep), "--no-wandb", "--baseline", "cues=flow"]) == 2
+    assert "--baseline 'cues=flow' is not a combination of this sweep" in capsys.readouterr().err
+
+
+def test_baseline_difference_within_seed_noise_is_said(tmp_path):
+    root = tmp_path / "sweep"
+    for num, (features, seed, accuracy) in enumerate(
+        [("rgb", 0, 0.30), ("rgb", 1, 0.40), ("microaction", 0, 0.32), ("microaction", 1, 0.44)]
+    ):
+        metrics = {"accuracy": accuracy, "macro_f1": accuracy, "uar": accuracy}
+        make_job(root, num, ["task=emotion", f"features={features}", f"seed={seed}"], metrics)
+    assert main([str(root), "--no-wandb", "--baseline", "features=rgb"]) == 0
+    assert "- `features=microaction`: +0.030 (within seed noise)" in (root / "report.md").read_text()

@@ -2,22 +2,15 @@
 
 import json
 import subprocess
-import sys
 
 import pandas as pd
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import run_python
 
 
 def _run(*overrides: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "experiments/run.py", *overrides],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return run_python("experiments/run.py", *overrides)
 
 
 @pytest.mark.slow

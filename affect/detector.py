@@ -1,0 +1,203 @@
+"""The micro-action detector whose timelines the emotion heads read.
+
+Two ways to get one:
+
+- ``emotion.detector_ckpt=PATH``: a trained MMAD checkpoint (``task=mmad`` writes one). The
+  detector is rebuilt from the config stored in the checkpoint, so its architecture, frame
+  stride and cue settings are the ones it was trained with whatever this run's config says;
+  only where skeletons come from (``skeleton.source``) follows this run, since that is a
+  property of the videos, not of the model.
+- ``emotion.detector_ckpt=null``: train one on the emotion set's own ``train`` micro-action
+  annotations, with this run's model, cue, fusion and trainer groups
+  (``emotion.detector.epochs`` and ``.seed`` override the trainer's). The trained detector
+  is cached under ``<emotion.cache>/detectors/<key>/`` where the key hashes every setting
+  that shapes its weights and the content of every training video and annotation, so the
+  jobs of an ablation that differ only in the emotion features share one detector. A file
+  lock makes concurrent jobs (``hydra/launcher=local``) wait for the first one's detector
+  instead of training their own, and a job killed mid-training resumes from the last epoch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hydra.utils import instantiate, to_absolute_path
+from omegaconf import DictConfig, OmegaConf
+
+from affect.dataset import EmotionDataset
+from detection.checkpoint import load_checkpoint
+from detection.dataset import MMADataset
+from detection.detector import MicroActionDetector
+from detection.pipeline import seed_everything
+from detection.train import TrainerConfig, train
+from perception.atomic import atomic_write_text
+from perception.cue_cache import CueCache, HashMemo, file_sha256, sidecar_files
+from perception.extract import ExtractionFailed, build_caches, extract_cues
+
+DETECTOR_FORMAT = 1  # bump when what a cached detector holds changes
+DONE = "done.json"
+
+
+@dataclass
+class Detector:
+    """A trained detector with what it needs to read a video the way it was trained to."""
+
+    model: MicroActionDetector
+    checkpoint: Path
+    sha256: str  # of the checkpoint file: keys the timeline cache
+    frame_stride: int
+    caches: dict[str, CueCache]
+    trained_here: bool = False
+    train_seconds: float | None = None
+
+    @property
+    def parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+
+def load_detector(path: str | Path, cfg: DictConfig) -> Detector:
+    """Rebuild the detector saved at ``path`` from its stored config and load its weights."""
+    path = Path(to_absolute_path(str(path)))
+    state = load_checkpoint(path)
+    if "config" not in state:
+        raise ValueError(f"{path}: the checkpoint stores no config, so its detector cannot be rebuilt")
+    stored = OmegaConf.create(json.loads(state["config"]))
+    for key in ("model", "cues", "data"):
+        if key not in stored:
+            raise ValueError(f"{path}: the stored config has no {key!r} node; is this an MMAD checkpoint?")
+    model = instantiate(stored.model)
+    model.load_state_dict(state["model"])
+    model.eval()
+    # the checkpoint's extractor settings, this run's cache folder and skeleton source
+    reading = OmegaConf.merge(stored, {"cue_cache": cfg.cue_cache})
+    if "skeleton" in reading and "skeleton" in cfg:
+        reading.skeleton.source = cfg.skeleton.source
+    return Detector(model, path, file_sha256(path), int(stored.data.frame_stride), build_caches(reading))
+
+
+def detector_settings(cfg: DictConfig) -> dict[str, Any]:
+    """Every config value that shapes a detector trained here (the cache key's settings part),
+    with the emotion-specific epochs and seed already applied to the trainer."""
+    trainer = OmegaConf.to_container(cfg.trainer, resolve=True)
+    if cfg.emotion.detector.get("epochs"):
+        trainer["epochs"] = int(cfg.emotion.detector.epochs)
+    cues = list(cfg.cues.names)
+    return {
+        "format": DETECTOR_FORMAT,
+        "model": OmegaConf.to_container(cfg.model, resolve=True),
+        "cues": cues,
+        "extractors": {cue: OmegaConf.to_container(cfg[cue], resolve=True) for cue in cues if cue != "rgb"},
+        "frame_stride": int(cfg.data.frame_stride),
+        "trainer": trainer,
+        "seed": int(cfg.emotion.detector.seed),
+    }
+
+
+def training_content(dataset: EmotionDataset, memo: HashMemo) -> list[list]:
+    """What the detector learns from: each train video's bytes (and sidecars such as
+    landmarks) and its annotated instances."""
+    content = []
+    for video in dataset.split("train"):
+        if video.video_id not in dataset.annotated:
+            continue
+        files = [memo.sha256(video.path)] + [memo.sha256(p) for p in sidecar_files(video.path)]
+        instances = [[round(i.start, 6), round(i.end, 6), i.label] for i in video.annotation.instances]
+        content.append([video.video_id, files, instances])
+    return content
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock held by this process until the block ends (released if it dies)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def train_detector(cfg: DictConfig, dataset: EmotionDataset, logger: Any = None) -> Detector:
+    """The detector trained on the dataset's ``train`` annotations (cached, see module doc)."""
+    cache_root = Path(to_absolute_path(cfg.emotion.cache))
+    memo = HashMemo(cache_root / "hashes.json")
+    content = training_content(dataset, memo)
+    memo.save()
+    if not content:
+        raise ValueError(
+            f"emotion.timelines=predicted needs a detector, and {dataset.root} has no micro-action "
+            "annotations for its train videos (train.csv) to train one: set emotion.detector_ckpt=PATH "
+            "(e.g. outputs/mmad/<run>/checkpoint.pt), or use emotion.timelines=groundtruth"
+        )
+    settings = detector_settings(cfg)
+    key = hashlib.sha256(json.dumps([settings, content], sort_keys=True).encode()).hexdigest()[:16]
+    folder = cache_root / "detectors" / key
+    checkpoint = folder / "checkpoint.pt"
+    with file_lock(folder / ".lock"):
+        done = folder / DONE
+        if not done.is_file():
+            seconds = _train(cfg, dataset, settings, checkpoint, logger)
+            atomic_write_text(done, json.dumps({"train_seconds": seconds, "settings": settings}, indent=2))
+            print(f"detector trained in {seconds:.0f} s, cached in {folder}")
+        else:
+            print(f"reusing the detector cached in {folder}")
+        record = json.loads(done.read_text())
+    detector = load_detector(checkpoint, cfg)
+    detector.trained_here = True
+    detector.train_seconds = record.get("train_seconds")
+    return detector
+
+
+def _train(cfg: DictConfig, dataset: EmotionDataset, settings: dict, checkpoint: Path, logger: Any) -> float:
+    """Train the detector into ``checkpoint`` (resuming a killed attempt); returns seconds."""
+    seed_everything(settings["seed"])
+    model = instantiate(cfg.model)
+    record = OmegaConf.to_container(cfg, resolve=True)
+    record["trainer"] = settings["trainer"]
+    record["seed"] = settings["seed"]
+    caches = build_caches(cfg)
+    videos = {v.video_id: v.annotation for v in dataset.split("train") if v.video_id in dataset.annotated}
+    summary = extract_cues(
+        [a.path for a in videos.values()],
+        caches,
+        workers=cfg.data.get("cue_workers", 2),
+        desc="cues (detector)",
+    )
+    if summary.failures:
+        raise ExtractionFailed(summary.describe())
+    train_set = MMADataset(
+        videos,
+        dataset.root / "train",
+        frame_stride=settings["frame_stride"],
+        image_size=model.image_size,
+        tubelet=model.step_frames,
+        workers=cfg.data.get("decode_workers", 2),
+        desc="decoding train (detector)",
+        cues=caches,
+    )
+    options = dict(settings["trainer"])
+    options.pop("augment", None)
+    augment = instantiate(cfg.trainer.augment) if cfg.trainer.get("augment") else None
+    print(f"training the micro-action detector on {len(train_set)} annotated train videos")
+    started = time.perf_counter()
+    train(
+        model,
+        train_set,
+        TrainerConfig(**options),
+        checkpoint,
+        seed=settings["seed"],
+        resume=True,
+        logger=logger,
+        extra_state={"config": json.dumps(record)},
+        augment=augment,
+    )
+    return time.perf_counter() - started
