@@ -31,22 +31,27 @@ def _stop_after_first_epoch(epoch, _summary):
         raise Interrupt
 
 
-def test_resume_after_interruption_matches_an_uninterrupted_run(tiny_detector, train_set, tmp_path):
-    config = TrainerConfig(epochs=2, batch_size=2, lr=1e-3)
-    fresh = copy.deepcopy(tiny_detector)
-    straight = copy.deepcopy(tiny_detector)
+def _straight_and_interrupted(model, train_set, config, tmp_path):
+    """One uninterrupted run in ``a/`` and one killed after its first epoch in ``b/``, both
+    from copies of ``model``; returns the uninterrupted model."""
+    straight = copy.deepcopy(model)
     train(straight, train_set, config, tmp_path / "a" / "checkpoint.pt", seed=1)
-
-    interrupted = copy.deepcopy(tiny_detector)
     with pytest.raises(Interrupt):
         train(
-            interrupted,
+            copy.deepcopy(model),
             train_set,
             config,
             tmp_path / "b" / "checkpoint.pt",
             seed=1,
             on_epoch_end=_stop_after_first_epoch,
         )
+    return straight
+
+
+def test_resume_after_interruption_matches_an_uninterrupted_run(tiny_detector, train_set, tmp_path):
+    config = TrainerConfig(epochs=2, batch_size=2, lr=1e-3)
+    fresh = copy.deepcopy(tiny_detector)
+    straight = _straight_and_interrupted(tiny_detector, train_set, config, tmp_path)
     history = train(fresh, train_set, config, tmp_path / "b" / "checkpoint.pt", seed=1, resume=True)
     assert len(history) == 1  # only the second epoch ran after resuming
 
@@ -146,18 +151,7 @@ def test_fp16_with_accumulation_resumes_exactly(tiny_detector, train_set, tmp_pa
     """fp16 adds a gradient scaler whose state must survive a resume; 4 batches accumulated by
     3 leave a short last group in every epoch."""
     config = TrainerConfig(epochs=2, batch_size=2, lr=1e-3, precision="fp16", accumulate=3)
-    straight = copy.deepcopy(tiny_detector)
-    train(straight, train_set, config, tmp_path / "a" / "checkpoint.pt", seed=1)
-    interrupted = copy.deepcopy(tiny_detector)
-    with pytest.raises(Interrupt):
-        train(
-            interrupted,
-            train_set,
-            config,
-            tmp_path / "b" / "checkpoint.pt",
-            seed=1,
-            on_epoch_end=_stop_after_first_epoch,
-        )
+    straight = _straight_and_interrupted(tiny_detector, train_set, config, tmp_path)
     state = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=True)
     assert state["scaler"]["scale"] > 0  # the scaler's state is checkpointed
     assert state["scheduler"]["last_epoch"] == 2  # optimizer steps in epoch 1: groups of 3 and 1

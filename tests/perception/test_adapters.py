@@ -2,10 +2,12 @@ import functools
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from perception.adapters import DSTAdapter, PlainAdapter, TIAdapter, TokenGrid
 from perception.adapters.common import over_time
 from perception.backbone import build_adapted_videomae
+from tests.conftest import REPO_ROOT
 
 
 def _nonzero_adapter(**kwargs) -> DSTAdapter:
@@ -188,16 +190,9 @@ def test_bad_adapter_options_are_rejected():
 
 # --------------------------------------------------------------------------- VideoMAE-S vs the paper
 
-VIDEOMAE_S = dict(
-    image_size=160,
-    patch_size=16,
-    num_frames=16,
-    tubelet_size=2,
-    hidden_size=384,
-    num_hidden_layers=12,
-    num_attention_heads=6,
-    intermediate_size=1536,
-    use_mean_pooling=True,
+# the real VideoMAE-S of configs/model/videomae_s.yaml, so the counts below check the shipped config
+VIDEOMAE_S = OmegaConf.to_container(
+    OmegaConf.load(REPO_ROOT / "configs" / "model" / "videomae_s.yaml").backbone.config
 )
 MI = 2**20  # the paper's "M": its standard/TIA figures match ours to 3 digits only in units of 2**20
 

@@ -16,16 +16,11 @@ from transformers.models.videomae.modeling_videomae import get_sinusoid_encoding
 
 from perception.backbone import MissingCheckpointError, build_adapted_videomae, load_videomae
 from perception.checkpoints import sinusoid_table
+from tests.conftest import TINY_VIDEOMAE
 
 TINY = dict(
-    image_size=32,
-    patch_size=16,
+    TINY_VIDEOMAE,
     num_frames=4,
-    tubelet_size=2,
-    hidden_size=32,
-    num_hidden_layers=2,
-    num_attention_heads=2,
-    intermediate_size=64,
     layer_norm_eps=1e-6,  # the original code's value (what original-layout files get by default)
 )
 
