@@ -13,7 +13,7 @@ arousal bins). Splits are ``train``, ``val`` (may be empty) and ``test``, and mu
 subject-disjoint: a subject in two splits is an error, because a model that recognises the
 person would otherwise score as one that recognises the emotion.
 
-Every problem is an :class:`~detection.annotations.AnnotationError` naming the file, the
+Every problem is an :class:`~detection.data.annotations.AnnotationError` naming the file, the
 1-based line (header = line 1) and the field, as the MMA-52 readers do.
 """
 
@@ -25,10 +25,11 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-from hydra.utils import to_absolute_path
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from detection.annotations import AnnotationError, VideoAnnotation, read_mma52_csv
+from detection.data.annotations import AnnotationError, VideoAnnotation, read_mma52_csv
+from perception.dataset_root import prepare_data
+from perception.video import VideoDecodeError, probe_video
 
 EMOTION_CSV = "emotion.csv"
 LABEL_FILE = "labels.yaml"
@@ -92,18 +93,16 @@ def read_label_file(path: str | Path) -> tuple[str, ...]:
     return tuple(names)
 
 
-def probe_video(path: Path) -> tuple[float, int]:
-    """(fps, frame count) of a video without decoding it (decord reads the index)."""
-    import decord
-
+def _frame_clock(table: Path, line: int, video: Path) -> tuple[float, int]:
+    """(fps, frame count) of a video without micro-action annotations, from its header."""
     try:
-        reader = decord.VideoReader(str(path), num_threads=1)
-        fps, frames = float(reader.get_avg_fps()), len(reader)
-    except Exception as error:  # decord raises its own error types
-        raise ValueError(f"{path}: cannot read the video ({error})") from error
-    if not fps > 0 or frames < 1:
-        raise ValueError(f"{path}: the video reports fps {fps} and {frames} frames")
-    return fps, frames
+        info = probe_video(video)
+    except VideoDecodeError as error:
+        raise AnnotationError(table, line, "video_id", str(error)) from None
+    frames = info.frames or round((info.duration or 0.0) * info.fps)
+    if not info.fps > 0 or frames < 1:
+        raise AnnotationError(table, line, "video_id", f"{video}: reports fps {info.fps} and {frames} frames")
+    return info.fps, frames
 
 
 def _read_table(path: Path) -> pd.DataFrame:
@@ -174,7 +173,7 @@ def read_emotion_csv(
             raise AnnotationError(path, line, "video_id", f"video file {video} not found")
         annotation = annotations.get(row.video_id)
         if annotation is None:
-            fps, frames = probe_video(video)
+            fps, frames = _frame_clock(path, line, video)
             annotation = VideoAnnotation(row.video_id, fps, frames, [], row.split, video)
         elif annotation.split != row.split:
             raise AnnotationError(
@@ -238,14 +237,4 @@ def prepare_emotion_data(emotion_cfg: DictConfig) -> Path:
         raise ValueError(
             "emotion.root is not set: pass emotion.root=PATH, a folder in the emotion format (README)"
         )
-    root = Path(to_absolute_path(emotion_cfg.root))
-    if emotion_cfg.get("synthetic"):
-        from perception.synthetic import SyntheticConfig, generate
-
-        options = OmegaConf.to_container(emotion_cfg.synthetic, resolve=True)
-        if options.get("classes"):
-            options["classes"] = tuple(options["classes"])
-        else:
-            options.pop("classes", None)
-        generate(SyntheticConfig(root=root, **options))
-    return root
+    return prepare_data(emotion_cfg)

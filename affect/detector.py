@@ -23,7 +23,6 @@ import contextlib
 import fcntl
 import hashlib
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,14 +32,13 @@ from hydra.utils import instantiate, to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
 from affect.dataset import EmotionDataset
-from detection.checkpoint import load_checkpoint
-from detection.dataset import MMADataset
-from detection.detector import MicroActionDetector
-from detection.pipeline import seed_everything
-from detection.train import TrainerConfig, train
+from detection.model.detector import MicroActionDetector
+from detection.pipeline import build_dataset, build_trainer, fit
+from detection.training.checkpoint import load_detector as rebuild_detector
+from engine.seeding import seed_everything
 from perception.atomic import atomic_write_text
 from perception.cue_cache import CueCache, HashMemo, file_sha256, sidecar_files
-from perception.extract import ExtractionFailed, build_caches, extract_cues
+from perception.extract import build_caches
 
 DETECTOR_FORMAT = 1  # bump when what a cached detector holds changes
 DONE = "done.json"
@@ -55,7 +53,8 @@ class Detector:
     sha256: str  # of the checkpoint file: keys the timeline cache
     frame_stride: int
     caches: dict[str, CueCache]
-    trained_here: bool = False
+    trained_here: bool = False  # trained on this set's annotations (not a user's checkpoint)
+    from_cache: bool = False  # an earlier run (or sweep job) trained it; this run reused it
     train_seconds: float | None = None
 
     @property
@@ -64,23 +63,16 @@ class Detector:
 
 
 def load_detector(path: str | Path, cfg: DictConfig) -> Detector:
-    """Rebuild the detector saved at ``path`` from its stored config and load its weights."""
+    """Rebuild the detector saved at ``path`` from its stored config (the detection package's
+    one builder) and read videos with its extractor settings, this run's cache folder and
+    skeleton source."""
     path = Path(to_absolute_path(str(path)))
-    state = load_checkpoint(path)
-    if "config" not in state:
-        raise ValueError(f"{path}: the checkpoint stores no config, so its detector cannot be rebuilt")
-    stored = OmegaConf.create(json.loads(state["config"]))
-    for key in ("model", "cues", "data"):
-        if key not in stored:
-            raise ValueError(f"{path}: the stored config has no {key!r} node; is this an MMAD checkpoint?")
-    model = instantiate(stored.model)
-    model.load_state_dict(state["model"])
-    model.eval()
-    # the checkpoint's extractor settings, this run's cache folder and skeleton source
+    trained = rebuild_detector(path)
+    stored = OmegaConf.create(trained.config)
     reading = OmegaConf.merge(stored, {"cue_cache": cfg.cue_cache})
-    if "skeleton" in reading and "skeleton" in cfg:
-        reading.skeleton.source = cfg.skeleton.source
-    return Detector(model, path, file_sha256(path), int(stored.data.frame_stride), build_caches(reading))
+    if "skeleton" in reading.cues and "skeleton" in cfg:  # a property of the videos, not of the model
+        reading.cues.skeleton.extractor.source = cfg.skeleton.source
+    return Detector(trained.model, path, file_sha256(path), trained.frame_stride, build_caches(reading))
 
 
 def detector_settings(cfg: DictConfig) -> dict[str, Any]:
@@ -89,12 +81,9 @@ def detector_settings(cfg: DictConfig) -> dict[str, Any]:
     trainer = OmegaConf.to_container(cfg.trainer, resolve=True)
     if cfg.emotion.detector.get("epochs"):
         trainer["epochs"] = int(cfg.emotion.detector.epochs)
-    cues = list(cfg.cues.names)
     return {
         "format": DETECTOR_FORMAT,
-        "model": OmegaConf.to_container(cfg.model, resolve=True),
-        "cues": cues,
-        "extractors": {cue: OmegaConf.to_container(cfg[cue], resolve=True) for cue in cues if cue != "rgb"},
+        "model": OmegaConf.to_container(cfg.model, resolve=True),  # its cues, their extractors too
         "frame_stride": int(cfg.data.frame_stride),
         "trainer": trainer,
         "seed": int(cfg.emotion.detector.seed),
@@ -144,7 +133,8 @@ def train_detector(cfg: DictConfig, dataset: EmotionDataset, logger: Any = None)
     checkpoint = folder / "checkpoint.pt"
     with file_lock(folder / ".lock"):
         done = folder / DONE
-        if not done.is_file():
+        from_cache = done.is_file()
+        if not from_cache:
             seconds = _train(cfg, dataset, settings, checkpoint, logger)
             atomic_write_text(done, json.dumps({"train_seconds": seconds, "settings": settings}, indent=2))
             print(f"detector trained in {seconds:.0f} s, cached in {folder}")
@@ -152,52 +142,20 @@ def train_detector(cfg: DictConfig, dataset: EmotionDataset, logger: Any = None)
             print(f"reusing the detector cached in {folder}")
         record = json.loads(done.read_text())
     detector = load_detector(checkpoint, cfg)
-    detector.trained_here = True
+    detector.trained_here, detector.from_cache = True, from_cache
     detector.train_seconds = record.get("train_seconds")
     return detector
 
 
 def _train(cfg: DictConfig, dataset: EmotionDataset, settings: dict, checkpoint: Path, logger: Any) -> float:
-    """Train the detector into ``checkpoint`` (resuming a killed attempt); returns seconds."""
+    """Train the detector into ``checkpoint`` with the MMAD pipeline's own builders (resuming a
+    killed attempt); returns seconds."""
     seed_everything(settings["seed"])
     model = instantiate(cfg.model)
-    record = OmegaConf.to_container(cfg, resolve=True)
-    record["trainer"] = settings["trainer"]
-    record["seed"] = settings["seed"]
-    caches = build_caches(cfg)
     videos = {v.video_id: v.annotation for v in dataset.split("train") if v.video_id in dataset.annotated}
-    summary = extract_cues(
-        [a.path for a in videos.values()],
-        caches,
-        workers=cfg.data.get("cue_workers", 2),
-        desc="cues (detector)",
+    train_set = build_dataset(
+        videos, dataset.root / "train", cfg.data, model, build_caches(cfg), "train (detector)"
     )
-    if summary.failures:
-        raise ExtractionFailed(summary.describe())
-    train_set = MMADataset(
-        videos,
-        dataset.root / "train",
-        frame_stride=settings["frame_stride"],
-        image_size=model.image_size,
-        tubelet=model.step_frames,
-        workers=cfg.data.get("decode_workers", 2),
-        desc="decoding train (detector)",
-        cues=caches,
-    )
-    options = dict(settings["trainer"])
-    options.pop("augment", None)
-    augment = instantiate(cfg.trainer.augment) if cfg.trainer.get("augment") else None
+    trainer = build_trainer(cfg, epochs=settings["trainer"]["epochs"])
     print(f"training the micro-action detector on {len(train_set)} annotated train videos")
-    started = time.perf_counter()
-    train(
-        model,
-        train_set,
-        TrainerConfig(**options),
-        checkpoint,
-        seed=settings["seed"],
-        resume=True,
-        logger=logger,
-        extra_state={"config": json.dumps(record)},
-        augment=augment,
-    )
-    return time.perf_counter() - started
+    return fit(cfg, model, train_set, checkpoint, trainer, settings["seed"], resume=True, logger=logger)

@@ -28,9 +28,9 @@ from affect.features import FeatureInputs, dimensions
 from affect.metrics import emotion_metrics, format_metrics, plot_confusion
 from affect.protocol import FoldResult, make_folds, run_folds
 from affect.timelines import obtain_timelines, timeline_frame
-from detection.pipeline import seed_everything
+from engine.seeding import seed_everything
 from perception.atomic import atomic_write_text
-from perception.extract import build_caches
+from perception.extract import make_cache
 
 HEADLINE = ("accuracy", "macro_f1", "uar")
 
@@ -52,7 +52,7 @@ def cue_caches(cfg: DictConfig, cues: set[str]) -> dict:
     """Cue caches for the cues the feature blocks ask for, keyed exactly as the detector's."""
     if not cues:
         return {}
-    return build_caches(OmegaConf.merge(cfg, {"cues": {"names": sorted(cues)}}))
+    return {cue: make_cache(cfg, cue, cfg[cue]) for cue in sorted(cues)}
 
 
 def predictions_table(dataset: EmotionDataset, result: FoldResult) -> pd.DataFrame:

@@ -26,10 +26,10 @@ from tqdm.auto import tqdm
 
 from affect.dataset import EmotionDataset, EmotionVideo
 from affect.detector import Detector, load_detector, train_detector
-from detection.annotations import annotations_to_frame, read_submission, write_submission
-from detection.dataset import MMADataset
-from detection.inference import predict_dataset
-from detection.metrics import evaluate_detection
+from detection.data.annotations import annotations_to_frame, read_submission, write_submission
+from detection.data.dataset import MMADataset
+from detection.evaluation.inference import predict_dataset
+from detection.evaluation.metrics import evaluate_detection
 from perception.cue_cache import HashMemo, sidecar_files
 from perception.extract import ExtractionFailed, extract_cues
 
@@ -112,7 +112,8 @@ class TimelineCache:
                     tubelet=detector.model.step_frames,
                     workers=workers,
                     desc="decoding",
-                    cues=detector.caches,
+                    caches=detector.caches,
+                    cues=detector.model.cue_specs,
                 )
                 predicted = predict_dataset(detector.model, dataset, batch_size=batch_size, device=device)
                 for video in part:
@@ -190,8 +191,11 @@ def obtain_timelines(
         "checkpoint": str(detector.checkpoint),
         "checkpoint_sha256": detector.sha256,
         "trained_here": detector.trained_here,
+        "detector_from_cache": detector.from_cache,
         "detector_train_seconds": detector.train_seconds,
         "detector_params": detector.parameters,
+        "predicted": predicted,  # timelines predicted in this run; the rest came from the cache
+        "cached": len(timelines) - predicted,
         "detection_map": detection_quality(dataset, timelines, cfg.emotion.eval_split),
     }
     return timelines, info

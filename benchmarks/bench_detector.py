@@ -15,7 +15,7 @@ real sizes (160x160 input), with random weights: speed and memory do not depend 
 What is timed, on a batch of ``--batch`` clips of ``frames`` frames:
 
 - *train step*: forward, detection loss on random ground truth, backward and an AdamW step,
-  under the precision's autocast (fp16 with a gradient scaler), as ``detection.train`` runs it.
+  under the precision's autocast (fp16 with a gradient scaler), as ``detection.training.loop`` runs it.
 - *inference*: ``MicroActionDetector.predict`` (forward, score decoding and soft-NMS) under
   ``torch.no_grad`` and autocast.
 
@@ -48,7 +48,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from detection.train import autocast, build_optimizer
+from detection.training.loop import autocast, build_optimizer
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 PRESETS = {

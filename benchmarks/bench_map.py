@@ -1,4 +1,4 @@
-"""Benchmark of the detection mAP evaluator (detection/metrics.py).
+"""Benchmark of the detection mAP evaluator (detection/evaluation/metrics.py).
 
     python -m benchmarks.bench_map            # 1,000,000 predictions vs 20,000 ground truths
     python -m benchmarks.bench_map --quick    # 100,000 vs 2,000, for a smoke run
@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from detection.annotations import read_submission, write_submission
-from detection.metrics import DEFAULT_TIOUS, average_precision, evaluate_detection
+from detection.data.annotations import read_submission, write_submission
+from detection.evaluation.metrics import DEFAULT_TIOUS, average_precision, evaluate_detection
 from perception.taxonomy import NUM_ACTIONS
 
 GT_PER_VIDEO = 3.0
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--io", action="store_true", help="also time reading the submission CSV once")
     args = parser.parse_args(argv)
-    from tests.detection.test_metrics import reference_ap  # the tests' loop reference
+    from detection.evaluation.reference import reference_ap  # the plain loop reference
 
     scale = 10 if args.quick else 1
     n_pred, n_gt = 1_000_000 // scale, 20_000 // scale

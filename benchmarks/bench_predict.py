@@ -7,7 +7,7 @@ Why: predict is what users run on their own, often long, videos; the target is t
 model (tiny VideoMAE at 64 px + DSTA, flow + skeleton, late fusion, frame_stride 4) keeping
 up with 30 fps video in real time on a 2-core CPU with all cues on. The rate of each stage
 is the video's length divided by that stage's wall time inside
-:func:`detection.predict_video.predict_video` (stages: decoding and resampling, RGB
+:func:`detection.predict.video.predict_video` (stages: decoding and resampling, RGB
 resizing, flow, skeleton (MediaPipe Pose on every model frame), each model stream, and the
 head: fusion, pyramid, heads and soft-NMS); "end to end" is the whole call (one video,
 model already loaded), so a rate above 1.0 is faster than real time.
@@ -34,8 +34,8 @@ from pathlib import Path
 import torch
 
 from benchmarks.bench_cues import MEGAMIND, machine, markdown, synthetic_video
-from detection.predict_model import Predictor, load_predictor
-from detection.predict_video import PredictOptions, VideoPrediction, predict_video
+from detection.predict.model import Predictor, load_predictor
+from detection.predict.video import PredictOptions, VideoPrediction, predict_video
 
 STAGES = ["decode", "rgb", "flow", "skeleton", "model.rgb", "model.flow", "model.skeleton", "head"]
 
@@ -71,7 +71,7 @@ def default_checkpoint(folder: Path) -> Path:
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
-    from detection.checkpoint import save_checkpoint
+    from engine.checkpoint import save_checkpoint
 
     configs = Path(__file__).resolve().parents[1] / "configs"
     with initialize_config_dir(config_dir=str(configs), version_base="1.3"):

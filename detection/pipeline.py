@@ -5,7 +5,7 @@ Outputs (all in the Hydra run directory): ``checkpoint.pt``, ``predictions.csv``
 ``timelines.png``. The same mAP table is printed at the end of the run.
 
 Under ``torchrun --nproc_per_node=N`` every rank runs this function: rank 0 prepares the data
-and the cue cache first, all ranks train together (``detection.train``), each predicts its
+and the cue cache first, all ranks train together (``detection.training.loop``), each predicts its
 shard of the test split, and rank 0 gathers the predictions, evaluates and writes everything
 into its run directory.
 """
@@ -13,102 +13,122 @@ into its run directory.
 from __future__ import annotations
 
 import json
-import random
 import time
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-import torch
 from hydra.utils import instantiate, to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
-from detection import distributed
-from detection.annotations import annotations_to_frame, read_mma52_csv, write_submission
-from detection.checkpoint import load_checkpoint
-from detection.dataset import MMADataset
-from detection.error_analysis import analyze
-from detection.inference import predict_dataset
-from detection.metrics import evaluate_detection, format_table
-from detection.timelines import plot_timelines, write_timelines
-from detection.train import TrainerConfig, train
+from detection.data.annotations import VideoAnnotation, annotations_to_frame, read_mma52_csv, write_submission
+from detection.data.dataset import MMADataset
+from detection.evaluation.control import permuted_label_control
+from detection.evaluation.error_analysis import analyze
+from detection.evaluation.inference import predict_gathered
+from detection.evaluation.metrics import evaluate_detection, format_table
+from detection.evaluation.timelines import plot_timelines, write_timelines
+from detection.model.detector import MicroActionDetector
+from detection.training import TrainerConfig, train
+from detection.training.checkpoint import CheckpointMismatch, load_detector
+from engine import distributed
+from engine.seeding import seed_everything
 from perception.atomic import atomic_write_text
 from perception.cue_cache import CueCache
 from perception.dataset_root import prepare_data
 from perception.extract import ExtractionFailed, build_caches, extract_cues
 
 
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+def build_trainer(cfg: DictConfig, device: str | None = None, **overrides: Any) -> TrainerConfig:
+    """The ``trainer`` group built through its ``_target_`` (augmentation included), with the
+    device this process trains on and any overrides (e.g. the emotion detector's epochs)."""
+    if device is not None:
+        overrides["device"] = device
+    return instantiate(cfg.trainer, **overrides)
+
+
+def build_dataset(
+    videos: Mapping[str, VideoAnnotation],
+    video_dir: Path,
+    data_cfg: DictConfig,
+    model: MicroActionDetector,
+    caches: Mapping[str, CueCache] | None,
+    desc: str,
+) -> MMADataset:
+    """Annotated videos decoded for ``model``, their non-RGB cues extracted into the cache
+    first (in parallel, failures listed together; rank 0 first under torchrun)."""
+    if caches:
+        paths = [a.path or video_dir / f"{a.video_id}.mp4" for a in videos.values()]
+        with distributed.main_process_first():  # the other ranks then find every cue cached
+            summary = extract_cues(paths, caches, workers=data_cfg.get("cue_workers", 2), desc=f"cues {desc}")
+        if summary.failures:
+            raise ExtractionFailed(summary.describe())
+    return MMADataset(
+        videos,
+        video_dir,
+        frame_stride=data_cfg.frame_stride,
+        image_size=model.image_size,
+        tubelet=model.step_frames,
+        workers=data_cfg.get("decode_workers", 2),
+        desc=f"decoding {desc}",
+        caches=caches,
+        cues=model.cue_specs,
+    )
 
 
 def load_split(
     root: Path,
     split: str,
     data_cfg: DictConfig,
-    tubelet: int,
-    image_size: int,
+    model: MicroActionDetector,
     caches: Mapping[str, CueCache] | None = None,
 ) -> MMADataset:
-    """One split's videos, with their non-RGB cues extracted into the cache first (in
-    parallel, failures listed together) and then loaded beside the frames."""
+    """One split of an MMA-52-layout dataset (``<root>/<split>.csv``, ``<root>/<split>/``)."""
     videos = read_mma52_csv(root / f"{split}.csv", video_root=root, split=split)
-    if caches:
-        paths = [a.path or root / split / f"{a.video_id}.mp4" for a in videos.values()]
-        with distributed.main_process_first():  # the other ranks then find every cue cached
-            summary = extract_cues(
-                paths, caches, workers=data_cfg.get("cue_workers", 2), desc=f"cues {split}"
-            )
-        if summary.failures:
-            raise ExtractionFailed(summary.describe())
-    return MMADataset(
-        videos,
-        root / split,
-        frame_stride=data_cfg.frame_stride,
-        image_size=image_size,
-        tubelet=tubelet,
-        workers=data_cfg.get("decode_workers", 2),
-        desc=f"decoding {split}",
-        cues=caches,
+    return build_dataset(videos, root / split, data_cfg, model, caches, split)
+
+
+def fit(
+    cfg: DictConfig,
+    model: MicroActionDetector,
+    train_set: MMADataset,
+    checkpoint: Path,
+    trainer: TrainerConfig,
+    seed: int,
+    resume: bool,
+    logger: Any = None,
+) -> float:
+    """Train ``model`` on ``train_set`` into ``checkpoint`` (which records the resolved config
+    with the trainer and seed actually used, so the detector can be rebuilt from it); returns
+    the training seconds."""
+    record = OmegaConf.to_container(cfg, resolve=True)
+    record["trainer"] = {**record["trainer"], "epochs": trainer.epochs}
+    record["seed"] = seed
+    started = time.perf_counter()
+    train(
+        model,
+        train_set,
+        trainer,
+        checkpoint,
+        seed=seed,
+        resume=resume,
+        logger=logger,
+        extra_state={"config": json.dumps(record)},
     )
-
-
-def permuted_label_control(gt, predictions, seed: int, protocol: str) -> float:
-    """Action-level Avg mAP after randomly permuting the predicted class labels among the
-    classes present in the ground truth: the score a model with right timing but no class
-    knowledge would get. Learning is real only when the true mAP is well above it."""
-    rng = np.random.default_rng(seed)
-    present = np.unique(gt["class"].to_numpy())
-    permutation = np.arange(max(int(present.max()), int(predictions["class"].to_numpy().max(initial=0))) + 1)
-    shuffled = rng.permutation(present)
-    while len(present) > 1 and np.any(shuffled == present):  # a derangement: every class moves
-        shuffled = rng.permutation(present)
-    permutation[present] = shuffled
-    permuted = predictions.copy()
-    permuted["class"] = permutation[permuted["class"].to_numpy()]
-    return evaluate_detection(gt, permuted, protocol=protocol)["action"]["avg"]
-
-
-def predict_gathered(model, dataset: MMADataset, batch_size: int, device: str):
-    """Predictions for the whole dataset on rank 0 (None on the others): each rank predicts
-    every N-th video and rank 0 concatenates the shards."""
-    shard = torch.utils.data.Subset(dataset, distributed.shard_indices(len(dataset)))
-    local = predict_dataset(model, shard, batch_size=batch_size, device=device)
-    shards = distributed.gather_objects(local)
-    if not distributed.is_main_process():
-        return None
-    order = {s.video_id: i for i, s in enumerate(dataset.samples)}
-    table = pd.concat(shards, ignore_index=True)
-    return table.sort_values("video_id", key=lambda ids: ids.map(order), kind="stable").reset_index(drop=True)
+    return time.perf_counter() - started
 
 
 def run_mmad(cfg: DictConfig, run_dir: Path, logger: Any) -> dict[str, Any]:
-    if cfg.get("stage", "train") == "predict":  # a trained checkpoint on your own videos
-        from detection.predict import run_predict
+    """``task=mmad``: train (or, with ``ckpt=``, evaluate) the detector and test it."""
+    if cfg.get("stage", "train") == "predict":  # the old spelling of task=predict
+        warnings.warn(
+            "`task=mmad stage=predict` is deprecated: use `task=predict ckpt=... input=...`",
+            FutureWarning,
+            stacklevel=2,
+        )
+        print("note: `task=mmad stage=predict` is deprecated; use `task=predict ckpt=... input=...`")
+        from detection.predict.run import run_predict
 
         return run_predict(cfg, run_dir, logger)
     device = distributed.setup(cfg.trainer.device)
@@ -118,14 +138,26 @@ def run_mmad(cfg: DictConfig, run_dir: Path, logger: Any) -> dict[str, Any]:
         distributed.teardown()
 
 
+def evaluated_checkpoint(cfg: DictConfig, device: str) -> MicroActionDetector:
+    """The detector of ``ckpt=PATH``, rebuilt from its stored config; refused when this run
+    would read the data differently from how it was trained."""
+    trained = load_detector(to_absolute_path(cfg.ckpt), device)
+    if trained.frame_stride != int(cfg.data.frame_stride):
+        raise CheckpointMismatch(
+            f"{trained.checkpoint}: trained with data.frame_stride={trained.frame_stride}, this run "
+            f"reads data.frame_stride={cfg.data.frame_stride}; set data.frame_stride={trained.frame_stride}"
+        )
+    return trained.model
+
+
 def train_and_evaluate(cfg: DictConfig, run_dir: Path, logger: Any, device: str) -> dict[str, Any]:
     seed_everything(cfg.seed)
     run_dir = Path(distributed.broadcast_object(str(run_dir)))  # rank 0's folder is the run's
     with distributed.main_process_first():
         root = prepare_data(cfg.data)
 
-    model = instantiate(cfg.model)
-    tubelet, image_size = model.step_frames, model.image_size
+    trainer = build_trainer(cfg, device)
+    model = evaluated_checkpoint(cfg, device) if cfg.get("ckpt") else instantiate(cfg.model)
     trainable, total = model.trainable_parameters(), model.total_parameters()
     caches = build_caches(cfg)
     if distributed.is_main_process():
@@ -133,35 +165,16 @@ def train_and_evaluate(cfg: DictConfig, run_dir: Path, logger: Any, device: str)
     logger.summary({"params/trainable": trainable, "params/total": total})
 
     splits = cfg.data.splits
-    checkpoint_path = run_dir / "checkpoint.pt"
-    trainer_options = OmegaConf.to_container(cfg.trainer, resolve=True)
-    trainer_options.pop("augment", None)
-    trainer_options["device"] = device
-    trainer_cfg = TrainerConfig(**trainer_options)
-    augment = instantiate(cfg.trainer.augment) if cfg.trainer.get("augment") else None
     train_seconds = None
-    if cfg.get("ckpt"):  # evaluate a trained checkpoint instead of training
-        model.load_state_dict(load_checkpoint(to_absolute_path(cfg.ckpt))["model"])
-    else:
-        train_set = load_split(root, splits.train, cfg.data, tubelet, image_size, caches)
-        config_record = OmegaConf.to_container(cfg, resolve=True)
-        started = time.perf_counter()
-        train(
-            model,
-            train_set,
-            trainer_cfg,
-            checkpoint_path,
-            seed=cfg.seed,
-            resume=cfg.resume,
-            logger=logger,
-            extra_state={"config": json.dumps(config_record)},
-            augment=augment,
+    if not cfg.get("ckpt"):
+        train_set = load_split(root, splits.train, cfg.data, model, caches)
+        train_seconds = fit(
+            cfg, model, train_set, run_dir / "checkpoint.pt", trainer, cfg.seed, cfg.resume, logger
         )
-        train_seconds = time.perf_counter() - started
         del train_set
 
-    test_set = load_split(root, splits.test, cfg.data, tubelet, image_size, caches)
-    predictions = predict_gathered(model, test_set, trainer_cfg.batch_size, trainer_cfg.device)
+    test_set = load_split(root, splits.test, cfg.data, model, caches)
+    predictions = predict_gathered(model, test_set, trainer.batch_size, trainer.device)
     if predictions is None:  # ranks above 0 are done: rank 0 evaluates and writes
         return {}
     write_submission(run_dir / "predictions.csv", predictions)

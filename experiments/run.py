@@ -6,7 +6,7 @@ the resolved config to the task's entry function (``task.entry._target_``).
 
 Several GPUs (or CPU processes): ``torchrun --nproc_per_node=N experiments/run.py task=mmad ...``.
 Rank 0 owns the run directory and the logger; the other ranks get a throwaway Hydra folder
-and a logger that writes nothing (``detection.distributed``).
+and a logger that writes nothing (``engine.distributed``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from hydra.utils import instantiate  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
-from detection import distributed  # noqa: E402
+from engine import distributed  # noqa: E402
 
 
 def _forked_children_die_on_sigterm() -> None:

@@ -35,7 +35,7 @@ Arrays = dict[str, np.ndarray]
 Extract = Callable[[Path], Arrays]
 
 # Bump when the stored format of every cue changes, so old entries are not read as new ones.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: flow and MediaPipe skeletons decoded by the streaming extractors predict uses
 
 
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:

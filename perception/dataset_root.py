@@ -1,11 +1,16 @@
-"""Where a run's dataset lives, generating the embedded synthetic dataset when asked to."""
+"""Where a run's dataset lives, generating the embedded synthetic dataset when asked to.
+
+One function for every dataset node of the configs (``data`` for MMAD, ``emotion`` for the
+emotion set): a node has a ``root`` and, for the embedded synthetic sets, a ``synthetic``
+node built with ``_target_`` (``perception.synthetic.SyntheticConfig``).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from hydra.utils import to_absolute_path
-from omegaconf import DictConfig, OmegaConf
+from hydra.utils import instantiate, to_absolute_path
+from omegaconf import DictConfig
 
 
 def prepare_data(data_cfg: DictConfig) -> Path:
@@ -13,13 +18,9 @@ def prepare_data(data_cfg: DictConfig) -> Path:
     (generation is skipped when the folder already holds the same configuration)."""
     root = Path(to_absolute_path(data_cfg.root))
     if data_cfg.get("synthetic"):
-        from perception.synthetic import SyntheticConfig, generate
+        from perception.synthetic import generate
 
-        options = OmegaConf.to_container(data_cfg.synthetic, resolve=True)
-        options["classes"] = tuple(options["classes"]) if options.get("classes") else None
-        if options["classes"] is None:
-            options.pop("classes")
-        generate(SyntheticConfig(root=root, **options))
+        generate(instantiate(data_cfg.synthetic, root=root))
     if not root.is_dir():
         raise FileNotFoundError(
             f"dataset root not found: {root} (set data.root=PATH to an MMA-52-layout folder)"

@@ -8,6 +8,7 @@ corrupt file in a folder of thousands neither stops the run nor goes unnoticed.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 from collections.abc import Iterable, Mapping
@@ -20,6 +21,7 @@ from hydra.utils import instantiate, to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
+from perception.atomic import atomic_write_text
 from perception.cue_cache import CueCache, cache_dir_size, write_entry
 from perception.dataset_root import prepare_data
 
@@ -44,19 +46,22 @@ class ExtractionSummary:
         return "\n".join(lines)
 
 
-def build_caches(cfg: DictConfig) -> dict[str, CueCache]:
-    """One cache per non-RGB cue of ``cfg.cues.names``; the cue's config node (``cfg.flow``,
-    ``cfg.skeleton``) is both the extractor (via ``_target_``) and the cache key."""
+def make_cache(cfg: DictConfig, name: str, extractor: DictConfig) -> CueCache:
+    """The cache of one extracted cue under ``cfg.cue_cache``: ``extractor`` is the cue's
+    extractor node (``cfg.flow``, ``cfg.skeleton``), built with ``_target_`` and, with every
+    setting, part of each entry's key."""
     root = Path(to_absolute_path(cfg.cue_cache))
-    caches = {}
-    for name in cfg.cues.names:
-        if name == "rgb":
-            continue
-        if name not in cfg:
-            raise KeyError(f"cue {name!r} has no extractor config (expected a top-level `{name}:` node)")
-        params = OmegaConf.to_container(cfg[name], resolve=True)
-        caches[name] = CueCache(root, name, params, instantiate(cfg[name]))
-    return caches
+    return CueCache(root, name, OmegaConf.to_container(extractor, resolve=True), instantiate(extractor))
+
+
+def build_caches(cfg: DictConfig) -> dict[str, CueCache]:
+    """One cache per cue of the ``cues`` group that has an ``extractor`` (RGB has none: the
+    dataset decodes its frames)."""
+    return {
+        name: make_cache(cfg, name, node.extractor)
+        for name, node in cfg.cues.items()
+        if node.get("extractor")
+    }
 
 
 def _quiet_worker() -> None:
@@ -158,6 +163,8 @@ def run_extract(cfg: DictConfig, run_dir: Path, logger: Any) -> dict[str, Any]:
     print(f"cache size: {size_mb:.1f} MiB")
     result = {"extracted": summary.extracted, "cached": summary.cached, "failed": len(summary.failures)}
     logger.summary({f"extract/{k}": v for k, v in result.items()})
+    failures = [{"video": video, "cue": cue, "reason": reason} for video, cue, reason in summary.failures]
+    atomic_write_text(Path(run_dir) / "summary.json", json.dumps({**result, "failures": failures}, indent=2))
     if summary.failures:
         raise ExtractionFailed(summary.describe())
     return result

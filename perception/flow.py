@@ -30,6 +30,7 @@ command to reproduce them: BENCHMARKS.md, "Cue extraction throughput".
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +38,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from perception.video import VideoDecodeError, read_video
+from perception.video import ResampledStream, VideoDecodeError, frame_to_rgb, probe_video
 
 METHODS = ("dis", "farneback", "tvl1")
 DIS_PRESETS = {
@@ -65,6 +66,21 @@ class FlowConfig:
         """The config is the extractor: Hydra builds it from ``configs/flow/*.yaml`` and the
         cue cache calls it (and hashes its fields into the cache key)."""
         return extract_flow(video_path, self)
+
+    def for_video(self, video: str | Path, **options) -> FlowConfig:
+        """The settings for one predicted video (flow has no per-video choice)."""
+        return self
+
+    def clock_stride(self, frame_stride: int) -> int:
+        """Native frames between the frames a flow pair needs (``perception.cue_stream``)."""
+        return self.frame_stride
+
+    def stream(self, info, rgb_every: int, unit: int, frame_stride: int) -> FlowStream:
+        """Streaming flow for predict: one entry per RGB entry (every ``rgb_every`` ticks of a
+        clock of ``unit`` native frames), each the pair ``frame_stride`` native frames long."""
+        return FlowStream(
+            self, every=rgb_every, gap=self.frame_stride // unit, name=str(info.path), rotation=info.rotation
+        )
 
 
 def _dis(preset: str, finest_scale: int | None) -> FlowFn:
@@ -152,40 +168,138 @@ def grey_frames(frames: np.ndarray) -> np.ndarray:
     return np.stack([cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in frames])
 
 
-def flow_from_frames(grey: np.ndarray, config: FlowConfig, calc: FlowFn | None = None) -> np.ndarray:
-    """Flow between consecutive (already strided) grey frames; one entry per frame, int8.
+def flow_input(frame, config: FlowConfig, rotation: int = 0, rgb: np.ndarray | None = None) -> np.ndarray:
+    """A decoded PyAV frame as the grey ``size`` x ``size`` image flow is computed on: resized by
+    :func:`perception.video.frame_to_rgb` (rotation applied) in cached extraction and in predict
+    alike. ``rgb``: the frame already converted at ``config.size``, to skip a second resize."""
+    if rgb is None:
+        rgb = frame_to_rgb(frame, config.size, config.size, rotation)
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
 
-    Entry k is the flow from frame k to frame k + 1. The last frame has no successor, so it
-    repeats the previous pair's flow: padding with zeros would put a fake full stop at the
-    end of every video, which a detector could learn as an action boundary. ``calc`` defaults
-    to :func:`make_flow_fn` of ``config``.
+
+class FlowStream(contextlib.AbstractContextManager):
+    """Optical flow of a video computed as its frames arrive: the one flow extractor, used by
+    the cue cache (:func:`extract_flow`) and by predict (:mod:`perception.cue_stream`).
+
+    Frames arrive as ticks of a clock (native frames, or a resampled clock). Entry ``k`` is the
+    flow from tick ``k * every`` to tick ``k * every + gap``; only those ticks' grey frames are
+    computed and held. When the stream ends (:meth:`finish`), the last entries have no partner
+    and repeat the last flow: padding with zeros would put a fake full stop at the end of every
+    video, which a detector could learn as an action boundary.
     """
+
+    def __init__(
+        self,
+        config: FlowConfig,
+        every: int | None = None,
+        gap: int | None = None,
+        name: str = "video",
+        rotation: int = 0,
+    ):
+        _check(config)
+        self.config, self.name, self.rotation = config, name, rotation
+        self.every = every or config.frame_stride
+        self.gap = gap or config.frame_stride
+        if self.every < 1 or self.gap < 1:
+            raise ValueError(f"flow ticks must be >= 1, got every={self.every}, gap={self.gap}")
+        self.calc = make_flow_fn(config)  # a bad method or a missing contrib build fails here
+        self.offset = 0  # index of the first entry still held
+        self.count = 0  # entries started (ticks k * every seen)
+        self.flows: list[np.ndarray] = []
+        self.grey: dict[int, np.ndarray] = {}  # tick -> grey frame awaiting its partner
+        self.finished = False
+
+    def __exit__(self, *exc) -> None:
+        """Nothing to release (a context manager only so cue streams can be used alike)."""
+
+    def needs(self, tick: int) -> bool:
+        """Whether the frame at ``tick`` takes part in a pair (the others need not be converted)."""
+        start = tick - self.gap
+        return tick % self.every == 0 or (start >= 0 and start % self.every == 0)
+
+    def add(self, tick: int, grey: np.ndarray) -> None:
+        """The grey frame (:func:`flow_input`) at ``tick``; ticks come in increasing order."""
+        start = tick - self.gap
+        if start >= 0 and start % self.every == 0 and start in self.grey:
+            self.flows.append(quantize_flow(self.calc(self.grey[start], grey), self.config.clip))
+        if tick % self.every == 0:
+            self.grey[tick] = grey
+            self.count += 1
+        for old in [t for t in self.grey if t < tick - self.gap]:
+            del self.grey[old]
+
+    def push(self, tick: int, sample, rgb: np.ndarray | None = None) -> None:
+        """A decoded frame (``perception.video.Sample``) at ``tick``; ``rgb`` is the frame already
+        converted at some size, reused when that size is the flow's."""
+        if self.needs(tick):
+            reuse = rgb if rgb is not None and rgb.shape[:2] == (self.config.size, self.config.size) else None
+            self.add(tick, flow_input(sample.frame, self.config, self.rotation, reuse))
+
+    @property
+    def ready(self) -> int:
+        """Entries whose flow is computed (all of them once finished)."""
+        return self.count if self.finished else self.offset + len(self.flows)
+
+    def finish(self) -> None:
+        if not self.flows and self.offset == 0:
+            raise VideoDecodeError(
+                f"{self.name}: too short for optical flow at frame_stride {self.config.frame_stride}: "
+                f"it needs two frames {self.gap} tick(s) apart"
+            )
+        if self.count - self.offset > len(self.flows):
+            self.flows += [self.flows[-1]] * (self.count - self.offset - len(self.flows))
+        self.grey.clear()
+        self.finished = True
+
+    def window(self, start: int, stop: int) -> dict[str, np.ndarray | float]:
+        """Entries ``[start, stop)`` in the compact form of the cue cache (int8 flow, clip)."""
+        a, b = start - self.offset, stop - self.offset
+        if a < 0 or b > len(self.flows):
+            raise IndexError(f"flow entries [{start}, {stop}) not held (have [{self.offset}, {self.ready}))")
+        return {"flow": np.stack(self.flows[a:b]), "clip": float(self.config.clip)}
+
+    def drop_before(self, index: int) -> None:
+        """Forget entries before ``index`` (their windows are done)."""
+        cut = max(0, min(index - self.offset, len(self.flows)))
+        del self.flows[:cut]
+        self.offset += cut
+
+
+def flow_from_frames(grey: np.ndarray, config: FlowConfig, calc: FlowFn | None = None) -> np.ndarray:
+    """Flow between consecutive (already strided) grey frames; one entry per frame, int8:
+    entry k is the flow from frame k to frame k + 1, the last repeats the previous pair's."""
     if len(grey) < 2:
         raise ValueError("flow needs at least 2 frames")
-    calc = calc or make_flow_fn(config)
-    out = np.empty((len(grey),) + grey.shape[1:3] + (2,), dtype=np.int8)
-    for k in range(len(grey) - 1):
-        out[k] = quantize_flow(calc(grey[k], grey[k + 1]), config.clip)
-    out[-1] = out[-2]
-    return out
+    stream = FlowStream(config, every=1, gap=1)
+    if calc is not None:
+        stream.calc = calc
+    for k, frame in enumerate(grey):
+        stream.add(k, frame)
+    stream.finish()
+    return np.stack(stream.flows)
 
 
 def extract_flow(video_path: str | Path, config: FlowConfig) -> dict[str, np.ndarray]:
-    """Flow of a whole video, one entry per ``frame_stride``-th frame.
+    """Flow of a whole video, one entry per ``frame_stride``-th frame (the cue cache's entry).
 
-    Returns ``flow`` int8 (N, size, size, 2) [dx, dy] (dequantise with :func:`dequantize_flow`
-    and ``clip``), ``frame_indices`` int32 (N,) (first frame of each pair, native numbering;
-    the last entry repeats the previous pair's flow, see :func:`flow_from_frames`) and
-    ``clip`` float32 scalar array. ``frame_indices[k] == k * frame_stride``.
+    Frames are decoded one at a time on the video's own clock (:class:`ResampledStream`) and go
+    through :class:`FlowStream`, exactly as predict computes flow. Returns ``flow`` int8
+    (N, size, size, 2) [dx, dy] (dequantise with :func:`dequantize_flow` and ``clip``),
+    ``frame_indices`` int32 (N,) (first frame of each pair, native numbering; the last entry
+    repeats the previous pair's flow) and ``clip`` float32 scalar array.
     """
-    _check(config)
-    calc = make_flow_fn(config)  # a bad method or a missing contrib build fails before decoding
-    video = read_video(video_path, stride=config.frame_stride, size=config.size)
-    if len(video.frames) < 2:
-        raise VideoDecodeError(
-            f"{video_path}: optical flow needs at least 2 frames at frame_stride {config.frame_stride}, "
-            f"the video has {video.total_frames} frame(s)"
-        )
-    flow = flow_from_frames(grey_frames(video.frames), config, calc)
-    indices = np.arange(len(flow), dtype=np.int32) * config.frame_stride
-    return {"flow": flow, "frame_indices": indices, "clip": np.asarray(config.clip, dtype=np.float32)}
+    stream = FlowStream(config, name=str(video_path))  # checks the settings before decoding
+    info = probe_video(video_path)
+    frames = ResampledStream(video_path, info.fps or 30.0, info, threads=False)
+    indices = []
+    for sample in frames:
+        if stream.needs(sample.index):
+            if sample.index % stream.every == 0:
+                indices.append(sample.source_index)
+            stream.add(sample.index, flow_input(sample.frame, config, info.rotation))
+    stream.finish()
+    return {
+        "flow": np.stack(stream.flows),
+        "frame_indices": np.asarray(indices, dtype=np.int32),
+        "clip": np.asarray(config.clip, dtype=np.float32),
+    }

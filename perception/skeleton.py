@@ -14,7 +14,8 @@ MediaPipe 0.10.21 bundles only the ``model_complexity=1`` pose model (0 and 2 do
 first use, and nothing may be downloaded at run time, DESIGN §8), so other values are refused.
 Frames are decoded one at a time (PyAV) rather than with :func:`perception.video.read_video`,
 which holds a whole video in memory: MediaPipe wants the native resolution, where that is
-gigabytes for a long 1080p video.
+gigabytes for a long 1080p video. One extractor, :class:`SkeletonStream`, serves the cue cache
+and predict, so both see exactly the same skeletons.
 """
 
 from __future__ import annotations
@@ -24,15 +25,15 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from perception.video import VideoDecodeError
+from perception.video import ResampledStream, VideoDecodeError, VideoInfo, frame_to_rgb, probe_video
 
 SOURCES = ("mediapipe", "groundtruth")
+PREDICT_SOURCES = ("auto",) + SOURCES
 BUNDLED_COMPLEXITY = 1
 NUM_LANDMARKS = 33
 NUM_HAND_LANDMARKS = 21
@@ -69,6 +70,36 @@ class SkeletonConfig:
         """The config is the extractor: Hydra builds it from ``configs/skeleton/*.yaml`` and
         the cue cache calls it (and hashes its fields into the cache key)."""
         return extract_skeleton(video_path, self)
+
+    def for_video(self, video: str | Path, skeleton_source: str = "auto", **options) -> SkeletonConfig:
+        """The settings for one predicted video: ``skeleton_source`` ``auto`` keeps the trained
+        source, except that a video without ground-truth landmarks (any real video) gets
+        MediaPipe, whose 33-point layout the synthetic ground truth shares."""
+        if skeleton_source not in PREDICT_SOURCES:
+            raise ValueError(
+                f"unknown skeleton source {skeleton_source!r}; valid: {', '.join(PREDICT_SOURCES)}"
+            )
+        source = skeleton_source
+        if source == "auto":
+            source = (
+                "groundtruth"
+                if self.source == "groundtruth" and landmarks_path(video).is_file()
+                else "mediapipe"
+            )
+        return replace(self, source=source)
+
+    def clock_stride(self, frame_stride: int) -> int:
+        """Skeletons are taken on the RGB entries' frames (``perception.cue_stream``)."""
+        return frame_stride
+
+    def stream(self, info: VideoInfo, rgb_every: int, unit: int, frame_stride: int) -> SkeletonStream:
+        """Streaming skeletons for predict, one per RGB entry. With ``frame_stride`` equal to
+        this config's (the default), entries, smoothing and normalisation are exactly the
+        cached ones; otherwise the smoothing window is rescaled to count the same time."""
+        config = self
+        if self.frame_stride != frame_stride:
+            config = replace(self, smoothing=round(self.smoothing * self.frame_stride / frame_stride))
+        return SkeletonStream(config, info, every=rgb_every)
 
 
 def _check(config: SkeletonConfig) -> None:
@@ -173,57 +204,6 @@ def smooth_present(values: np.ndarray, present: np.ndarray, window: int) -> np.n
     return np.where(mask, mean, np.nan).astype(values.dtype)
 
 
-# --------------------------------------------------------------------------- decoding
-
-
-def _open_error(path: Path, error: Exception) -> VideoDecodeError:
-    return VideoDecodeError(f"{path}: cannot decode ({type(error).__name__}: {error})")
-
-
-def _downscale(image: np.ndarray, max_side: int) -> np.ndarray:
-    height, width = image.shape[:2]
-    factor = max_side / max(height, width)
-    if factor >= 1.0:
-        return image
-    size = (max(1, round(width * factor)), max(1, round(height * factor)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-
-
-def iter_frames(
-    path: str | Path, stride: int = 1, max_side: int | None = None
-) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield (native frame index, RGB uint8 frame) for every ``stride``-th frame, one at a time.
-
-    Frames are downscaled (aspect kept) so the longer side is at most ``max_side``.
-    """
-    import av
-
-    path = Path(path)
-    if not path.is_file():
-        raise VideoDecodeError(f"{path}: no such video file")
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            for index, frame in enumerate(container.decode(stream)):
-                if index % stride == 0:
-                    image = frame.to_ndarray(format="rgb24")
-                    yield index, _downscale(image, max_side) if max_side else image
-    except (av.error.FFmpegError, IndexError) as error:  # IndexError: no video stream
-        raise _open_error(path, error) from error
-
-
-def frame_aspect(path: str | Path) -> float:
-    """Width / height of a video's frames, read from its header (no decoding)."""
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            context = container.streams.video[0].codec_context
-            return context.width / context.height
-    except (av.error.FFmpegError, IndexError, ZeroDivisionError) as error:
-        raise _open_error(Path(path), error) from error
-
-
 # --------------------------------------------------------------------------- MediaPipe
 
 
@@ -278,32 +258,121 @@ def _points(landmark_list, channels: int) -> np.ndarray:
     return np.array([(p.x, p.y, p.z) for p in landmark_list.landmark], dtype=np.float32)
 
 
+def skeleton_input(frame, config: SkeletonConfig, info: VideoInfo) -> np.ndarray:
+    """A decoded PyAV frame as MediaPipe sees it: RGB as displayed (rotation applied), the
+    longer side at most ``max_side`` (aspect kept, area-averaged), in cached extraction and in
+    predict alike."""
+    scale = min(1.0, config.max_side / max(info.width, info.height))
+    width, height = max(1, round(info.width * scale)), max(1, round(info.height * scale))
+    return frame_to_rgb(frame, width, height, info.rotation, interpolation="AREA")
+
+
+class SkeletonStream(contextlib.ExitStack):
+    """Skeletons of a video computed as its frames arrive: the one skeleton extractor, used by
+    the cue cache (:func:`extract_skeleton`) and by predict (:mod:`perception.cue_stream`).
+
+    Entry ``k`` is the skeleton at tick ``k * every`` of the clock the frames arrive on:
+    MediaPipe in video mode (tracking from entry to entry), or the generator's ground-truth
+    landmarks of the native frame the tick took. A context manager: it owns MediaPipe.
+    """
+
+    def __init__(self, config: SkeletonConfig, info: VideoInfo, every: int | None = None) -> None:
+        super().__init__()
+        _check(config)
+        self.config, self.info = config, info
+        self.every = every or config.frame_stride
+        self.offset = 0  # index of the first entry still held
+        self.landmarks: list[np.ndarray] = []  # (33, 4) per entry, NaN where no person
+        self.hands: list[np.ndarray] = []  # (2, 21, 3) per entry with holistic
+        self.frame_indices: list[int] = []  # native frame of each entry
+        self.present_history: list[bool] = []  # per entry, whether a person was found; never dropped
+        self.aspect = info.width / info.height
+        self.truth = self.solution = None
+        if config.source == "groundtruth":
+            self.truth = read_groundtruth(info.path)
+        else:
+            with _quiet_stderr():  # MediaPipe's C++ logging, only around its calls
+                self.solution = _solution(config)
+            self.callback(self._close_solution)
+
+    def _close_solution(self) -> None:
+        with _quiet_stderr():
+            self.solution.close()
+
+    @property
+    def count(self) -> int:
+        return self.offset + len(self.landmarks)
+
+    def push(self, tick: int, sample, rgb: np.ndarray | None = None) -> None:
+        """A decoded frame (``perception.video.Sample``) at ``tick``."""
+        self.add(tick, sample.frame, sample.source_index)
+
+    @property
+    def ready(self) -> int:
+        return self.count
+
+    def finish(self) -> None:
+        """Nothing is pending: every entry is computed when its frame arrives."""
+
+    def add(self, tick: int, frame, source_index: int) -> None:
+        """The decoded frame at ``tick`` (native frame ``source_index``); ticks in increasing order."""
+        if tick % self.every:
+            return
+        self.frame_indices.append(source_index)
+        if self.truth is not None:
+            self.landmarks.append(self.truth[min(source_index, len(self.truth) - 1)])
+            self.present_history.append(bool(np.isfinite(self.landmarks[-1][:, :2]).all()))
+            return
+        image = skeleton_input(frame, self.config, self.info)
+        self.aspect = image.shape[1] / image.shape[0]
+        with _quiet_stderr():
+            result = self.solution.process(image)
+        found = result.pose_landmarks
+        self.landmarks.append(_points(found, 4) if found else np.full((NUM_LANDMARKS, 4), np.nan, np.float32))
+        self.present_history.append(bool(found))
+        if self.config.holistic:
+            absent = np.full((NUM_HAND_LANDMARKS, 3), np.nan, dtype=np.float32)
+            pair = (result.left_hand_landmarks, result.right_hand_landmarks)
+            self.hands.append(np.stack([_points(h, 3) if h else absent for h in pair]))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every entry held, as raw arrays (``landmarks``, ``frame_indices``, ``hands``)."""
+        if not self.landmarks:
+            raise VideoDecodeError(f"{self.info.path}: the video has no frames")
+        out = {
+            "landmarks": np.stack(self.landmarks).astype(np.float32),
+            "frame_indices": np.asarray(self.frame_indices, dtype=np.int32),
+        }
+        if self.hands:
+            out["hands"] = np.stack(self.hands)
+        return out
+
+    def window(self, start: int, stop: int) -> dict[str, np.ndarray]:
+        """Entries ``[start, stop)`` post-processed as a cached video is (smoothing, then body
+        normalisation over these entries): ``body`` and ``present``."""
+        a, b = start - self.offset, stop - self.offset
+        if a < 0 or b > len(self.landmarks):
+            raise IndexError(
+                f"skeleton entries [{start}, {stop}) not held (have [{self.offset}, {self.count}))"
+            )
+        out = postprocess({"landmarks": np.stack(self.landmarks[a:b])}, self.config, self.aspect)
+        return {"body": out["body"], "present": out["present"]}
+
+    def drop_before(self, index: int) -> None:
+        cut = max(0, min(index - self.offset, len(self.landmarks)))
+        del self.landmarks[:cut], self.frame_indices[:cut]
+        if self.hands:
+            del self.hands[:cut]
+        self.offset += cut
+
+
 def _run_mediapipe(path: Path, config: SkeletonConfig) -> tuple[dict[str, np.ndarray], float]:
     """Landmarks (and hands) of every sampled frame, and the width / height MediaPipe saw."""
-    if not path.is_file():  # before loading the models, which takes a second
-        raise VideoDecodeError(f"{path}: no such video file")
-    aspect = 1.0
-    indices: list[int] = []
-    poses: list[np.ndarray] = []
-    hands: list[np.ndarray] = []
-    absent_pose = np.full((NUM_LANDMARKS, 4), np.nan, dtype=np.float32)
-    absent_hand = np.full((NUM_HAND_LANDMARKS, 3), np.nan, dtype=np.float32)
-    with _quiet_stderr(), _solution(config) as solution:
-        for index, image in iter_frames(path, config.frame_stride, config.max_side):
-            result = solution.process(image)
-            aspect = image.shape[1] / image.shape[0]
-            indices.append(index)
-            found = result.pose_landmarks
-            poses.append(_points(found, 4) if found else absent_pose)
-            if config.holistic:
-                pair = (result.left_hand_landmarks, result.right_hand_landmarks)
-                hands.append(np.stack([_points(h, 3) if h else absent_hand for h in pair]))
-    if not indices:
-        raise VideoDecodeError(f"{path}: the video has no frames")
-    out = {"landmarks": np.stack(poses), "frame_indices": np.asarray(indices, dtype=np.int32)}
-    if config.holistic:
-        out["hands"] = np.stack(hands)
-    return out, aspect
+    info = probe_video(path)  # names the file when it is missing or unreadable
+    with SkeletonStream(config, info) as stream:
+        for sample in ResampledStream(path, info.fps or 30.0, info, threads=False):
+            stream.add(sample.index, sample.frame, sample.source_index)
+        return stream.arrays(), stream.aspect
 
 
 # --------------------------------------------------------------------------- ground truth
@@ -315,56 +384,71 @@ def landmarks_path(video_path: str | Path) -> Path:
     return video_path.with_name(f"{video_path.stem}.landmarks.npy")
 
 
-def _read_groundtruth(path: Path, config: SkeletonConfig) -> dict[str, np.ndarray]:
+def read_groundtruth(video_path: str | Path) -> np.ndarray:
+    """The generator's (T, 33, 4) landmarks of a synthetic video (NaN rows: no person)."""
+    path = Path(video_path)
     source = landmarks_path(path)
     if not source.is_file():
         raise FileNotFoundError(
             f"ground-truth landmarks for {path.name} not found: expected {source} "
             "(written by perception.synthetic; real videos have none, use source='mediapipe')"
         )
-    landmarks = np.load(source)
+    landmarks = np.load(source, allow_pickle=False)
     if landmarks.ndim != 3 or landmarks.shape[1:] != (NUM_LANDMARKS, 4):
         raise ValueError(f"{source}: expected (T, {NUM_LANDMARKS}, 4) landmarks, got {landmarks.shape}")
-    landmarks = landmarks[:: config.frame_stride].astype(np.float32)
-    return {
-        "landmarks": landmarks,
-        "frame_indices": np.arange(len(landmarks), dtype=np.int32) * config.frame_stride,
-    }
-
-
-# --------------------------------------------------------------------------- entry point
+    return landmarks.astype(np.float32)
 
 
 def _present(landmarks: np.ndarray) -> np.ndarray:
     return np.isfinite(landmarks[..., :2]).all(axis=(-1, -2))
 
 
+def postprocess(out: dict[str, np.ndarray], config: SkeletonConfig, aspect: float) -> dict[str, np.ndarray]:
+    """Raw entries -> what the cache stores: absent frames masked, smoothing over present
+    entries (``config.smoothing``), then ``present`` and the body-normalised ``body``. The same
+    for a whole cached video and for a window of a streamed one."""
+    out = dict(out)
+    present = _present(out["landmarks"])
+    landmarks = out["landmarks"].copy()
+    landmarks[~present] = np.nan
+    out["landmarks"] = smooth_present(landmarks, present, config.smoothing)
+    if "hands" in out:
+        hands = out["hands"].copy()
+        for side in range(2):
+            found = _present(hands[:, side])
+            hands[:, side] = smooth_present(hands[:, side], found, config.smoothing)
+        out["hands"] = hands
+    out["present"] = present
+    out["body"] = normalize_to_body(out["landmarks"], present, aspect)
+    return out
+
+
+# --------------------------------------------------------------------------- entry point
+
+
 def extract_skeleton(video_path: str | Path, config: SkeletonConfig) -> dict[str, np.ndarray]:
-    """Skeletons of every ``frame_stride``-th frame of a video.
+    """Skeletons of every ``frame_stride``-th frame of a video (the cue cache's entry).
 
     Returns ``landmarks`` float32 (N, 33, 4) image-normalised x, y, z, visibility (NaN where
     no person), ``present`` bool (N,), ``frame_indices`` int32 (N,) (native numbering),
     ``body`` float32 (N, 33, 3) from :func:`normalize_to_body` (NaN where absent) and, for
     MediaPipe Holistic, ``hands`` float32 (N, 2, 21, 3) image-normalised, [subject's left,
     right], NaN where a hand was not found. Smoothing, when on, is applied to the landmarks
-    (and hands) before ``body`` is computed. The ground-truth source ignores the MediaPipe
-    options (``holistic`` included); its rows with NaN are absent frames. Its frame aspect
-    ratio is read from the video when the video exists, else the frames are taken as square.
+    (and hands) before ``body`` is computed. MediaPipe runs through :class:`SkeletonStream` on
+    frames decoded one at a time, exactly as predict runs it. The ground-truth source reads the
+    landmarks file without decoding and ignores the MediaPipe options (``holistic`` included);
+    its frame aspect ratio is read from the video when the video exists, else taken as square.
     """
     _check(config)
     path = Path(video_path)
     if config.source == "groundtruth":
-        out = _read_groundtruth(path, config)
-        aspect = frame_aspect(path) if path.is_file() else 1.0
+        landmarks = read_groundtruth(path)[:: config.frame_stride]
+        out = {
+            "landmarks": landmarks,
+            "frame_indices": np.arange(len(landmarks), dtype=np.int32) * config.frame_stride,
+        }
+        info = probe_video(path) if path.is_file() else None
+        aspect = info.width / info.height if info else 1.0
     else:
         out, aspect = _run_mediapipe(path, config)
-    present = _present(out["landmarks"])
-    out["landmarks"][~present] = np.nan
-    out["landmarks"] = smooth_present(out["landmarks"], present, config.smoothing)
-    if "hands" in out:
-        for side in range(2):
-            found = _present(out["hands"][:, side])
-            out["hands"][:, side] = smooth_present(out["hands"][:, side], found, config.smoothing)
-    out["present"] = present
-    out["body"] = normalize_to_body(out["landmarks"], present, aspect)
-    return out
+    return postprocess(out, config, aspect)

@@ -114,6 +114,7 @@ class VideoInfo:
     codec: str
     container: str
     pix_fmt: str
+    frames: int | None = None  # frame count from the header, None when it does not say
 
     @property
     def browser_playable(self) -> bool:
@@ -173,6 +174,7 @@ def probe_video(path: str | Path) -> VideoInfo:
                 codec=context.name,
                 container=container.format.name,
                 pix_fmt=str(first.format.name),
+                frames=int(stream.frames) or None,
             )
     except VideoDecodeError:
         raise

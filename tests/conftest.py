@@ -6,8 +6,11 @@ import functools
 import os
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -51,14 +54,19 @@ def tiny_videomae_config() -> dict:
 @pytest.fixture
 def tiny_detector():
     """A tiny VideoMAE + DSTA detector with a fixed seed."""
-    from detection.detector import build_detector
+    from detection.data.cues import RGBCue
+    from detection.model.detector import build_detector
     from perception.adapters import DSTAdapter
     from perception.backbone import build_adapted_videomae
 
     torch.manual_seed(0)
     backbone = build_adapted_videomae(TINY_VIDEOMAE, adapter=functools.partial(DSTAdapter))
     return build_detector(
-        backbone, dim=32, levels=4, regression_ranges=[[0, 4], [4, 8], [8, 16], [16, 10000]]
+        backbone,
+        {"rgb": RGBCue()},
+        dim=32,
+        levels=4,
+        regression_ranges=[[0, 4], [4, 8], [8, 16], [16, 10000]],
     )
 
 
@@ -142,7 +150,7 @@ def predict_checkpoint(tmp_path_factory) -> Path:
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
-    from detection.checkpoint import save_checkpoint
+    from engine.checkpoint import save_checkpoint
 
     with initialize_config_dir(config_dir=str(REPO_ROOT / "configs"), version_base="1.3"):
         cfg = compose("config", overrides=["task=mmad", "experiment=smoke", "logger=none"])
@@ -175,3 +183,105 @@ def tiny_emotion_root(tmp_path_factory) -> Path:
     )
     generate(config, progress=False)
     return root
+
+
+# --------------------------------------------------------------------------- detection tables
+
+
+def gt_table(rows) -> pd.DataFrame:
+    """Ground truth rows ``(video_id, t_start, t_end, class)`` as the evaluator's table."""
+    return pd.DataFrame(rows, columns=["video_id", "t_start", "t_end", "class"])
+
+
+def pred_table(rows) -> pd.DataFrame:
+    """Prediction rows ``(video_id, t_start, t_end, class, score)`` as the evaluator's table."""
+    return pd.DataFrame(rows, columns=["video_id", "t_start", "t_end", "class", "score"])
+
+
+def _segment_times(rng: np.random.Generator, mode: str, n: int, min_len: int):
+    """Start/end times on one of three grids: half seconds (many exact tIoU ties and exact
+    0.5 overlaps), frames / fps as the real CSVs produce (29 or 30 fps), or continuous."""
+    if mode == "half":
+        start = rng.integers(0, 16, n) * 0.5
+        return start, start + rng.integers(min_len, 8, n) * 0.5
+    if mode == "frames":
+        fps = float(rng.choice([29.0, 30.0]))
+        start_f = rng.integers(0, 240, n)
+        return start_f / fps, (start_f + rng.integers(min_len * 8, 120, n)) / fps
+    start = rng.uniform(0, 8, n)
+    return start, start + rng.uniform(0.0 if min_len == 0 else 0.05, 4, n)
+
+
+def random_detection_case(rng: np.random.Generator, num_classes: int):
+    """A small random case built to hit the corner cases of the matching and of AP.
+
+    Overlapping multi-label ground truth (the same segment under several classes), classes
+    with no ground truth and/or no prediction (``num_classes`` is often larger than the
+    number of instances), tied scores, predictions copied from ground truths or jittered
+    around them (tIoU 1 and near-threshold overlaps), zero-length predictions, predictions on
+    videos without ground truth, and now and then a dense (class, video) block.
+    """
+    dense = rng.random() < 0.12
+    videos = ["a"] if dense else ["a", "b", "c"][: rng.integers(1, 4)]
+    mode = str(rng.choice(["half", "frames", "float"]))
+    n_gt = int(rng.integers(12, 25)) if dense else int(rng.integers(0, 9))
+    n_pred = int(rng.integers(20, 40)) if dense else int(rng.integers(0, 16))
+    g_class_hi = 1 if dense else num_classes
+    gs, ge = _segment_times(rng, mode, n_gt, 1)
+    gt_rows = [(str(rng.choice(videos)), gs[i], ge[i], int(rng.integers(0, g_class_hi))) for i in range(n_gt)]
+    if gt_rows and num_classes > 1 and rng.random() < 0.5:  # multi-label: same segment, new class
+        for row in [gt_rows[int(i)] for i in rng.integers(0, len(gt_rows), rng.integers(1, 4))]:
+            gt_rows.append(
+                (row[0], row[1], row[2], (row[3] + int(rng.integers(1, num_classes))) % num_classes)
+            )
+    ps, pe = _segment_times(rng, mode, n_pred, 0)
+    tie_scores = rng.random() < 0.6
+    pred_rows = []
+    for i in range(n_pred):
+        vid = str(rng.choice(videos + ["ghost"])) if rng.random() < 0.9 else "zz"
+        start, end, label = ps[i], pe[i], int(rng.integers(0, num_classes))
+        if gt_rows and rng.random() < 0.35:  # near or exactly on a ground truth
+            vid, start, end, label = gt_rows[int(rng.integers(0, len(gt_rows)))]
+            if rng.random() < 0.5:
+                shift = (rng.integers(-2, 3) * 0.5) if mode == "half" else rng.normal(0, 0.3)
+                start, end = start + shift, max(start + shift, end + shift * rng.integers(0, 2))
+            if rng.random() < 0.2:
+                label = int(rng.integers(0, num_classes))
+        score = float(rng.integers(0, 5)) / 4 if tie_scores else float(rng.random())
+        pred_rows.append((vid, start, end, label, score))
+    return gt_table(gt_rows), pred_table(pred_rows)
+
+
+def offline_runs(root: Path) -> list:
+    """The run records (name, group, tags, job type) of every offline W&B run below root, read
+    back from the .wandb files: what `wandb sync` would upload."""
+    from wandb.proto import wandb_internal_pb2
+    from wandb.sdk.internal import datastore
+
+    runs = []
+    for path in sorted(root.rglob("run-*.wandb")):
+        store = datastore.DataStore()
+        store.open_for_scan(str(path))
+        while (data := store.scan_data()) is not None:
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(data)
+            if record.WhichOneof("record_type") == "run":
+                runs.append(record.run)
+                break
+        store.close()
+    return runs
+
+
+def write_mp4(path: Path, frames: np.ndarray, fps: float = 25.0) -> Path:
+    """Near-lossless H.264 (crf 4) so the decoded frames keep sub-pixel motion."""
+    import av
+
+    with av.open(str(path), mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+        stream.width, stream.height = frames.shape[2], frames.shape[1]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": "4", "preset": "veryfast"}
+        for image in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+    return path

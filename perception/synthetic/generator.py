@@ -72,7 +72,7 @@ class SyntheticConfig:
     num_val: int = 40
     num_test: int = 60
     seed: int = 0
-    classes: tuple[int, ...] = DEFAULT_CLASSES
+    classes: tuple[int, ...] | None = DEFAULT_CLASSES  # None = DEFAULT_CLASSES (what `classes: null` says)
     size: int = 160  # square frames, like the detector's input resolution
     fps: float = 30.0
     min_duration_s: float = 5.0
@@ -87,7 +87,9 @@ class SyntheticConfig:
     affect: AffectConfig | None = None  # latent affective states (the synthetic emotion set)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "classes", check_classes(self.classes))
+        object.__setattr__(
+            self, "classes", check_classes(DEFAULT_CLASSES if self.classes is None else self.classes)
+        )
         if isinstance(self.affect, dict):
             object.__setattr__(self, "affect", AffectConfig(**self.affect))
         if self.size < 32 or self.size % 2:

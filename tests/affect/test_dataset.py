@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from affect.dataset import load_emotion_dataset, read_label_file
-from detection.annotations import AnnotationError
+from detection.data.annotations import AnnotationError
 
 
 @pytest.fixture

@@ -59,11 +59,10 @@ def test_emotion_sweep_shares_the_detector_and_reports(tmp_path):
         == second["features"]["timelines"]["checkpoint_sha256"]
     )
     assert len(list((tmp_path / "cache" / "detectors").iterdir())) == 1  # one detector for the sweep
-    assert result.stdout.count("detector trained in") == 1 and "reusing the detector" in result.stdout
-    assert (
-        "timelines: 24 predicted" in result.stdout
-        and "timelines: 0 predicted, 24 from the cache" in result.stdout
-    )
+    first_info, second_info = first["features"]["timelines"], second["features"]["timelines"]
+    assert (first_info["detector_from_cache"], second_info["detector_from_cache"]) == (False, True)
+    assert (first_info["predicted"], first_info["cached"]) == (24, 0)
+    assert (second_info["predicted"], second_info["cached"]) == (0, 24)
     timelines = pd.read_csv(jobs[0] / "timelines.csv")
     assert set(timelines.columns) == {"video_id", "t_start", "t_end", "class", "score"}
     assert (jobs[0] / "wandb").is_dir()
@@ -138,7 +137,7 @@ def test_a_checkpoint_from_elsewhere_is_rebuilt_from_its_stored_config(
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
-    from detection.checkpoint import save_checkpoint
+    from engine.checkpoint import save_checkpoint
 
     trained = compose_emotion("cues=rgb", "model.dim=16")
     model = instantiate(trained.model)

@@ -12,7 +12,7 @@ from affect.dataset import EmotionDataset, EmotionVideo, load_emotion_dataset
 from affect.features import FeatureBlock
 from affect.heads import SklearnHead
 from affect.protocol import Fold, check_subject_disjoint, make_folds, run_folds
-from detection.annotations import VideoAnnotation
+from detection.data.annotations import VideoAnnotation
 
 
 def made_up(subjects: int = 8, per_subject: int = 6) -> EmotionDataset:

@@ -15,7 +15,7 @@ from affect.timeline_features import (
     pooled_features,
     timeline_tokens,
 )
-from detection.annotations import VideoAnnotation
+from detection.data.annotations import VideoAnnotation
 
 NODDING, SHAKING_LEGS, TOUCHING_NOSE = 9, 24, 43  # head (B), lower limb (D), head-hand (F)
 

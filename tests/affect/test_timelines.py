@@ -10,7 +10,7 @@ import pytest
 from affect.dataset import load_emotion_dataset
 from affect.detector import Detector
 from affect.timelines import TimelineCache, groundtruth_timelines, timeline_frame
-from detection.postprocess import PostprocessConfig
+from detection.model.postprocess import PostprocessConfig
 
 
 def test_groundtruth_timelines_are_the_annotations(tiny_emotion_root):

@@ -7,12 +7,10 @@ and that the report command's run joins the same group.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from experiments.loggers import WandbLogger, choice_tags, hydra_run_identity, run_identity, sweep_group_name
-from tests.conftest import REPO_ROOT, run_python
+from tests.conftest import REPO_ROOT, offline_runs, run_python
 
 CHOICES = {
     "task": "mmad",
@@ -28,26 +26,6 @@ CHOICES = {
     "hydra/job_logging": "default",
     "hydra/env": "default",
 }
-
-
-def offline_runs(root: Path) -> list:
-    """The run records (name, group, tags, job type) of every offline W&B run below root, read
-    back from the .wandb files: what `wandb sync` would upload."""
-    from wandb.proto import wandb_internal_pb2
-    from wandb.sdk.internal import datastore
-
-    runs = []
-    for path in sorted(root.rglob("run-*.wandb")):
-        store = datastore.DataStore()
-        store.open_for_scan(str(path))
-        while (data := store.scan_data()) is not None:
-            record = wandb_internal_pb2.Record()
-            record.ParseFromString(data)
-            if record.WhichOneof("record_type") == "run":
-                runs.append(record.run)
-                break
-        store.close()
-    return runs
 
 
 def test_choice_tags_name_every_experiment_choice_and_the_seed():
@@ -140,7 +118,7 @@ def test_a_multirun_logs_one_wandb_run_per_job_in_one_group_and_the_report_joins
 
     report = run_python("experiments/report.py", str(sweep), "--out", str(tmp_path / "report"))
     assert report.returncode == 0, report.stderr[-3000:]
-    assert "| combination |" in report.stdout
+    assert "| combination |" in (tmp_path / "report" / "report.md").read_text()
     (report_run,) = offline_runs(tmp_path / "report")
     assert (report_run.run_group, report_run.job_type) == ("mmad/sweep1", "report")
 
@@ -161,7 +139,6 @@ def test_the_local_submitit_launcher_runs_a_job_in_a_subprocess_into_its_job_dir
         f"hydra.sweep.dir={sweep}",
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "Submitit 'local' sweep output dir" in result.stderr + result.stdout
     (metrics,) = sweep.rglob("metrics.json")
     assert (metrics.parent / ".hydra" / "overrides.yaml").is_file()  # the job dir, not the cwd
     assert any((sweep / ".submitit").rglob("*_log.out"))  # the job ran through submitit

@@ -10,7 +10,7 @@ import sys
 import pandas as pd
 import pytest
 
-from detection.annotations import read_submission
+from detection.data.annotations import read_submission
 from tests.conftest import REPO_ROOT, write_test_video
 
 pytestmark = pytest.mark.slow

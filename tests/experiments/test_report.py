@@ -14,8 +14,7 @@ import yaml
 from PIL import Image
 
 from experiments.report import collect_runs, human_count, human_duration, main, metric_value, resolve_metric
-from tests.conftest import REPO_ROOT
-from tests.experiments.test_loggers import offline_runs
+from tests.conftest import REPO_ROOT, offline_runs
 
 
 def mmad_metrics(action: float, body: float, at05: float, seconds: float | None = 60.0) -> dict:
@@ -89,7 +88,7 @@ def test_report_csv_holds_exact_means_and_sample_stds(sweep):
     assert table["params_trainable"].tolist() == [123456, 123456]
 
 
-def test_report_md_marks_the_best_row_lists_the_failure_and_names_the_winner(sweep, capsys):
+def test_report_md_marks_the_best_row_lists_the_failure_and_names_the_winner(sweep):
     assert main([str(sweep), "--no-wandb"]) == 0
     text = (sweep / "report.md").read_text()
     assert "| **cues=rgb_flow (best)** | **16.00 ± 1.00** |" in text
@@ -104,7 +103,6 @@ def test_report_md_marks_the_best_row_lists_the_failure_and_names_the_winner(swe
         "**Winner:** `cues=rgb_flow` has the highest action.avg (16.00 ± 1.00), 4.00 above the runner-up "
         "`cues=rgb` (12.00 ± 2.00); the margin is larger than the std over seeds (2.00)."
     ) in text
-    assert "| **cues=rgb_flow (best)** |" in capsys.readouterr().out  # the table is printed too
 
 
 def test_a_margin_below_the_seed_std_is_reported_as_seed_noise(tmp_path):
@@ -219,7 +217,7 @@ def test_human_readable_numbers():
     assert human_count(20_890_000) == "20.89M"
 
 
-def test_the_command_line_prints_the_table(sweep):
+def test_the_command_line_writes_the_report_into_the_sweep(sweep):
     result = subprocess.run(
         [sys.executable, "experiments/report.py", str(sweep), "--no-wandb"],
         cwd=REPO_ROOT,
@@ -228,7 +226,8 @@ def test_the_command_line_prints_the_table(sweep):
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert "| **cues=rgb_flow (best)** |" in result.stdout
+    assert "| **cues=rgb_flow (best)** |" in (sweep / "report.md").read_text()
+    assert (sweep / "report.csv").is_file() and (sweep / "report.png").is_file()
 
 
 def test_the_table_is_logged_to_an_offline_wandb_run_in_the_sweeps_group(sweep, tmp_path, monkeypatch):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -19,24 +18,10 @@ from perception.flow import (
     quantize_flow,
 )
 from perception.video import VideoDecodeError
+from tests.conftest import write_mp4
 
 NATIVE = 128  # written frame size; flow is extracted at 64, so displacements halve
 STEP = (1.5, -1.0)  # content displacement per native frame, in native pixels
-
-
-def write_mp4(path: Path, frames: np.ndarray, fps: float = 25.0) -> Path:
-    """Near-lossless H.264 (crf 4) so the decoded frames keep sub-pixel motion."""
-    import av
-
-    with av.open(str(path), mode="w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
-        stream.width, stream.height = frames.shape[2], frames.shape[1]
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": "4", "preset": "veryfast"}
-        for image in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
-        container.mux(stream.encode())
-    return path
 
 
 def texture(size: int, seed: int = 0) -> np.ndarray:

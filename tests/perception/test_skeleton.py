@@ -20,7 +20,7 @@ from perception.skeleton import (
 )
 from perception.synthetic.figure import LANDMARK_NAMES
 from perception.video import VideoDecodeError
-from tests.perception.test_flow import write_mp4
+from tests.conftest import write_mp4
 
 MEGAMIND_GLOBS = (
     "/usr/share/doc/opencv-doc/examples/data/Megamind.avi*",  # Debian/Ubuntu opencv-doc

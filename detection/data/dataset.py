@@ -1,0 +1,170 @@
+"""MMA-52-layout videos as training samples for the detector.
+
+Frames are decoded once (every ``frame_stride``-th frame, resized to the model's input
+size) and kept in memory as uint8: the demo trains for many epochs on a few hundred short
+videos, and decoding dominated the epoch time otherwise.
+
+Cues other than RGB (flow, skeleton) come from the cue cache (``perception.cue_cache``),
+resampled to the decoded frames by their :class:`~detection.data.cues.Cue` (``align``).
+
+Times: the backbone emits one feature per ``tubelet`` sampled frames, so one feature step
+lasts ``tubelet * frame_stride / fps`` seconds and feature ``i`` is centred at
+``(i + 0.5)`` steps. ``seconds_to_steps`` and ``steps_to_seconds`` are the only places
+that convert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+from tqdm.auto import tqdm
+
+from detection.data.annotations import VideoAnnotation
+from detection.data.cues import Cue
+from perception.cue_cache import CueCache
+from perception.video import read_video
+
+
+@dataclass
+class VideoSample:
+    video_id: str
+    frames: np.ndarray  # (T, H, W, 3) uint8
+    fps: float
+    duration: float
+    step_seconds: float
+    segments: np.ndarray  # (N, 2) seconds
+    labels: np.ndarray  # (N,)
+    cues: dict[str, dict] = field(default_factory=dict)  # cue -> aligned compact arrays
+
+
+def seconds_to_steps(seconds: np.ndarray | torch.Tensor, step_seconds: float):
+    return seconds / step_seconds - 0.5
+
+
+def steps_to_seconds(steps: np.ndarray | torch.Tensor, step_seconds: float):
+    return (steps + 0.5) * step_seconds
+
+
+class MMADataset(Dataset):
+    """Videos of one split with their annotations, decoded eagerly (with a progress bar)."""
+
+    def __init__(
+        self,
+        videos: Mapping[str, VideoAnnotation],
+        video_dir: str | Path,
+        frame_stride: int,
+        image_size: int,
+        tubelet: int,
+        workers: int = 2,
+        desc: str = "decoding",
+        caches: Mapping[str, CueCache] | None = None,
+        cues: Mapping[str, Cue] | None = None,
+    ) -> None:
+        """``caches``: where each extracted cue (by config name) is cached; ``cues``: the
+        detector's cues, which resample the cached entries to the decoded frames."""
+        self.video_dir = Path(video_dir)
+        self.frame_stride, self.image_size, self.tubelet = frame_stride, image_size, tubelet
+        self.annotations = list(videos.values())
+
+        def load(annotation: VideoAnnotation) -> VideoSample:
+            path = annotation.path or self.video_dir / f"{annotation.video_id}.mp4"
+            decoded = read_video(path, frame_stride, image_size)
+            fps = annotation.fps  # the annotation's fps defines the time axis of the labels
+            segments = np.array([[i.start, i.end] for i in annotation.instances], dtype=np.float32).reshape(
+                -1, 2
+            )
+            labels = np.array([i.label for i in annotation.instances], dtype=np.int64)
+            aligned = {}
+            for name, cache in (caches or {}).items():
+                arrays, _ = cache.get(path)
+                try:
+                    aligned[name] = (cues or {})[name].align(arrays, len(decoded.frames), frame_stride)
+                except (KeyError, ValueError) as error:
+                    raise ValueError(f"{path}: unusable {name} cue ({error})") from error
+            return VideoSample(
+                annotation.video_id,
+                decoded.frames,
+                fps,
+                annotation.duration,
+                tubelet * frame_stride / fps,
+                segments,
+                labels,
+                aligned,
+            )
+
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            self.samples = list(
+                tqdm(pool.map(load, self.annotations), total=len(self.annotations), desc=desc, leave=False)
+            )
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> VideoSample:
+        return self.samples[index]
+
+
+@dataclass
+class Batch:
+    inputs: dict[str, list[torch.Tensor]]  # cue -> per video tensor; "rgb": (T_i, H, W, 3) uint8
+    feature_mask: torch.Tensor  # (B, T') bool
+    segments: list[torch.Tensor]  # per video (N_i, 2) in feature steps
+    labels: list[torch.Tensor]
+    samples: list[VideoSample]
+
+
+class Collate:
+    """Pads feature sequences to a common length that every pyramid level divides, builds
+    each cue's input tensors and applies the training augmentation (if any) to each clip.
+
+    A mirrored clip is mirrored in every cue at once (flow's horizontal component and the
+    skeleton's left/right joints too), so the cues never disagree about the motion.
+    """
+
+    def __init__(
+        self,
+        tubelet: int,
+        length_multiple: int,
+        augment: Callable[..., np.ndarray] | None = None,
+        rng: np.random.Generator | None = None,
+        cues: Mapping[str, Cue] | None = None,
+    ) -> None:
+        self.tubelet, self.length_multiple = tubelet, length_multiple
+        self.augment, self.rng = augment, rng or np.random.default_rng(0)
+        if not cues:
+            raise ValueError("Collate needs the detector's cues (name -> Cue)")
+        self.cues = dict(cues)
+
+    def _video_inputs(self, sample: VideoSample) -> dict[str, torch.Tensor]:
+        mirror = False
+        if self.augment is not None:
+            mirror = bool(self.rng.random() < getattr(self.augment, "hflip", 0.0))
+        inputs = {}
+        for name, cue in self.cues.items():
+            try:
+                compact = cue.stored(sample, name)
+            except KeyError:
+                raise KeyError(f"{sample.video_id}: no {name} cue loaded for this video") from None
+            inputs[name] = cue.model_input(compact, mirror=mirror, augment=self.augment, rng=self.rng)
+        return inputs
+
+    def __call__(self, samples: list[VideoSample]) -> Batch:
+        lengths = [-(-len(s.frames) // self.tubelet) for s in samples]
+        padded = -(-max(lengths) // self.length_multiple) * self.length_multiple
+        mask = torch.zeros(len(samples), padded, dtype=torch.bool)
+        for row, length in enumerate(lengths):
+            mask[row, :length] = True
+        per_video = [self._video_inputs(s) for s in samples]
+        return Batch(
+            inputs={cue: [v[cue] for v in per_video] for cue in self.cues},
+            feature_mask=mask,
+            segments=[torch.from_numpy(seconds_to_steps(s.segments, s.step_seconds)) for s in samples],
+            labels=[torch.from_numpy(s.labels) for s in samples],
+            samples=samples,
+        )

@@ -1,0 +1,210 @@
+"""A plain PyTorch training loop for the detector: AdamW, linear warm-up then cosine decay,
+gradient clipping, a checkpoint after every epoch, and resuming a killed run exactly.
+
+The parts live beside it: one optimisation step and the optimizer in ``step.py``, what a
+checkpoint holds and exact resuming in ``resume.py``; processes, precision, schedules and epoch
+orders are the platform's shared ``engine`` utilities.
+
+Memory and speed options (``TrainerConfig``):
+
+- ``precision``: ``bf16`` or ``fp16`` run the forward pass under autocast (on CPU too); fp16
+  adds a gradient scaler, since its narrow exponent underflows small gradients. The losses
+  are computed in float32 either way (detector.loss).
+- ``accumulate``: gradients of that many batches are averaged before each optimizer step, for
+  a larger effective batch than fits in memory. The learning-rate schedule counts optimizer
+  steps; the last group of an epoch may be shorter, and no gradient is carried across an
+  epoch boundary, so a checkpoint never holds half-accumulated gradients.
+- activation checkpointing is a backbone option (``model.backbone.grad_checkpointing``).
+
+Several processes (``torchrun``, see ``engine.distributed``): each rank trains on its shard
+of the epoch's order (a ``DistributedSampler`` seeded exactly like the single-process order)
+through DistributedDataParallel, so N ranks with ``batch_size`` B take the same optimizer
+steps as one process with batch ``N * B``; the loss normaliser counts positives over all
+ranks for the same reason (``MicroActionDetector.loss``). Only rank 0 prints, logs and saves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from detection.data.dataset import Collate, MMADataset
+from detection.model.detector import MicroActionDetector
+from detection.training.resume import restore_training_state, save_training_state
+from detection.training.step import TrainingStep, apply_update, build_optimizer
+from engine import distributed
+from engine.precision import autocast, check_precision, grad_scaler
+from engine.sampler import epoch_sampler
+from engine.schedule import accumulation_groups, warmup_cosine
+
+EpochCallback = Callable[[int, dict[str, float]], None]
+
+
+@dataclass
+class TrainerConfig:
+    """The ``trainer`` config group (``configs/trainer/default.yaml`` builds it with ``_target_``)."""
+
+    epochs: int = 10
+    batch_size: int = 2
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    warmup_epochs: float = 1.0
+    grad_clip: float = 1.0
+    device: str = "cpu"
+    log_every: int = 10  # optimizer steps between logged losses
+    precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast; fp16 with a gradient scaler)
+    accumulate: int = 1  # batches whose gradients are averaged per optimizer step
+    augment: Callable | None = None  # per-clip augmentation (detection.data.augment), None = off
+
+    def __post_init__(self) -> None:
+        check_precision(self.precision)
+        if self.accumulate < 1:
+            raise ValueError(f"trainer accumulate must be at least 1, got {self.accumulate}")
+
+
+def train(
+    model: MicroActionDetector,
+    dataset: MMADataset,
+    config: TrainerConfig,
+    checkpoint_path: str | Path,
+    seed: int = 0,
+    resume: bool = False,
+    logger: Any = None,
+    extra_state: dict[str, Any] | None = None,
+    on_epoch_end: EpochCallback | None = None,
+) -> list[dict[str, float]]:
+    """Train ``model`` in place; returns one dict of mean losses per epoch run now (averaged
+    over ranks when distributed)."""
+    device = torch.device(config.device)
+    model.to(device)
+    main = distributed.is_main_process()
+    step_module: torch.nn.Module = TrainingStep(model)
+    if distributed.is_distributed():
+        # find_unused_parameters: the skeleton encoder skips its BatchNorm on a clip without a person
+        step_module = DistributedDataParallel(
+            step_module,
+            device_ids=[device.index] if device.type == "cuda" else None,
+            find_unused_parameters=True,
+        )
+    optimizer = build_optimizer(model, config.lr, config.weight_decay)
+    batches_per_epoch = math.ceil(len(epoch_sampler(dataset, seed, 0)) / config.batch_size)
+    groups = accumulation_groups(batches_per_epoch, config.accumulate)
+    updates_per_epoch = len(groups)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        warmup_cosine(updates_per_epoch * config.epochs, round(updates_per_epoch * config.warmup_epochs)),
+    )
+    scaler = grad_scaler(device, config.precision)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    start_epoch = 0
+    checkpoint_path = Path(checkpoint_path)
+    if resume and checkpoint_path.is_file():
+        start_epoch = restore_training_state(checkpoint_path, model, optimizer, scheduler, scaler, device)
+        if main:
+            print(f"resuming from {checkpoint_path} after epoch {start_epoch}/{config.epochs}")
+    counts = model.parameter_counts()
+    if main:
+        print(
+            "parameters: "
+            + ", ".join(f"{name} {value:,}" for name, value in counts.items())
+            + f" | precision {config.precision}, accumulate {config.accumulate}"
+            + (f", {distributed.world_size()} processes" if distributed.is_distributed() else "")
+        )
+    if main and logger is not None and hasattr(logger, "summary"):
+        logger.summary({f"params/{name}": value for name, value in counts.items()})
+
+    history = []
+    for epoch in range(start_epoch, config.epochs):
+        model.train()
+        # augmentation randomness is keyed by (seed, epoch) too, so a resumed run matches;
+        # ranks draw their own so they do not augment in lockstep
+        rng_key = [seed, epoch] + ([distributed.rank()] if distributed.is_distributed() else [])
+        collate = Collate(
+            model.step_frames,
+            model.length_multiple,
+            config.augment,
+            np.random.default_rng(rng_key),
+            cues=model.cue_specs,
+        )
+        loader = DataLoader(
+            dataset,
+            batch_size=config.batch_size,
+            sampler=epoch_sampler(dataset, seed, epoch),
+            collate_fn=collate,
+        )
+        sums: dict[str, float] = {}
+        started = time.perf_counter()
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False, disable=not main)
+        # position of each batch in its accumulation group: (group index, group size, last?)
+        schedule = [(g, size, i == size - 1) for g, size in enumerate(groups) for i in range(size)]
+        optimizer.zero_grad(set_to_none=True)
+        for step, batch in enumerate(bar):
+            update, group_size, last_in_group = schedule[step]
+            # DDP all-reduces gradients only on the last batch of an accumulation group
+            no_sync = (
+                step_module.no_sync()
+                if isinstance(step_module, DistributedDataParallel) and not last_in_group
+                else contextlib.nullcontext()
+            )
+            with no_sync:
+                with autocast(device, config.precision):
+                    losses = step_module(
+                        {cue: [x.to(device) for x in videos] for cue, videos in batch.inputs.items()},
+                        batch.feature_mask.to(device),
+                        [s.to(device) for s in batch.segments],
+                        [lab.to(device) for lab in batch.labels],
+                    )
+                # the mean over the group's batches, so accumulating does not scale the gradient
+                scaler.scale(losses["loss"] / group_size).backward()
+            for key, value in losses.items():
+                sums[key] = sums.get(key, 0.0) + float(value.detach())
+            bar.set_postfix(loss=f"{losses['loss'].item():.3f}")
+            if not last_in_group:
+                continue
+            grad_norm = apply_update(optimizer, scheduler, scaler, trainable, config.grad_clip)
+            global_step = epoch * batches_per_epoch + step
+            if logger is not None and update % config.log_every == 0:
+                # every rank takes part in the mean; only rank 0's logger writes anything
+                logged = distributed.all_reduce_mean(
+                    {
+                        "train/loss": losses["loss"].item(),
+                        "train/cls_loss": float(losses["cls_loss"]),
+                        "train/reg_loss": float(losses["reg_loss"]),
+                    },
+                    device,
+                )
+                if main:
+                    logger.log(
+                        {
+                            **logged,
+                            "train/grad_norm": float(grad_norm),
+                            "train/lr": scheduler.get_last_lr()[0],
+                            "epoch": epoch,
+                        },
+                        step=global_step,
+                    )
+        summary = {key: value / max(1, len(loader)) for key, value in sums.items()}
+        summary = distributed.all_reduce_mean(summary, device)
+        summary["epoch_seconds"] = time.perf_counter() - started
+        history.append(summary)
+        if main:
+            print(
+                f"epoch {epoch + 1}/{config.epochs}: loss {summary.get('loss', float('nan')):.4f} "
+                f"(cls {summary.get('cls_loss', float('nan')):.4f}, "
+                f"reg {summary.get('reg_loss', float('nan')):.4f}) in {summary['epoch_seconds']:.0f}s"
+            )
+            save_training_state(checkpoint_path, model, optimizer, scheduler, scaler, epoch, extra_state)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, summary)
+    return history

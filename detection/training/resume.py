@@ -1,0 +1,59 @@
+"""What a training checkpoint holds, and continuing from one exactly.
+
+Exact resume: the data order of epoch ``e`` comes from a generator seeded with ``(seed, e)``
+(``engine.sampler``), and the checkpoint holds model, optimizer, scheduler, grad-scaler and
+RNG state, so a run killed after epoch ``e`` and resumed ends with the same weights as an
+uninterrupted one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from engine.checkpoint import load_checkpoint, save_checkpoint
+
+
+def save_training_state(
+    path: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    scaler: torch.amp.GradScaler,
+    epoch: int,
+    extra_state: dict[str, Any] | None = None,
+) -> None:
+    """Everything needed to continue after ``epoch`` (atomically; see ``engine.checkpoint``)."""
+    save_checkpoint(
+        path,
+        {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "scaler": scaler.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "epoch": epoch,
+            **(extra_state or {}),
+        },
+    )
+
+
+def restore_training_state(
+    path: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    scaler: torch.amp.GradScaler,
+    device: torch.device,
+) -> int:
+    """Load a checkpoint written by :func:`save_training_state`; returns the epoch to start at."""
+    state = load_checkpoint(path, map_location=device)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    if state.get("scaler"):  # empty when saved by an fp32/bf16 run
+        scaler.load_state_dict(state["scaler"])
+    torch.set_rng_state(state["torch_rng"])
+    return int(state["epoch"]) + 1
