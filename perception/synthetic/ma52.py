@@ -85,7 +85,7 @@ class SyntheticMA52Config:
 
     root: str | Path = "data/synthetic_ma52"
     # Defaults: ~60 s to generate on 2 idle cores (2.7 s mean clip, 0.73 ms of CPU per frame at
-    # 112 px, measured), ~300 MB, and enough clips for a tiny CPU model to learn 52 classes.
+    # 112 px, measured), ~330 MB, and enough clips for a tiny CPU model to learn 52 classes.
     num_train: int = 1300
     num_val: int = 260
     num_test: int = 390
@@ -126,6 +126,13 @@ class SyntheticMA52Config:
             raise ValueError("clips_per_subject must be >= 1 and min_per_class >= 0")
         if not 0.0 <= self.balance <= 1.0:
             raise ValueError("balance must be in [0, 1]")
+        subjects = sum(math.ceil(self.count(s) / self.clips_per_subject) for s in SPLITS)
+        sessions = math.ceil(self.clips_per_subject / load_ma52_stats().clips_per_session)
+        if subjects > 9999 or sessions > 99:  # the name fields are 4 and 2 digits wide
+            raise ValueError(
+                f"{subjects} subjects with {sessions} sessions each do not fit <subject:4>_<session:2>_<clip:4> "
+                "names; change clips_per_subject"
+            )
         for split in SPLITS:
             n, need = self.count(split), self.min_per_class * len(self.classes)
             if 0 < n < need:

@@ -182,6 +182,8 @@ def test_config_validation() -> None:
         SyntheticMA52Config(classes=(3, 60))
     with pytest.raises(ValueError, match="even"):
         SyntheticMA52Config(size=99)
+    with pytest.raises(ValueError, match="do not fit <subject:4>_<session:2>_<clip:4> names"):
+        SyntheticMA52Config(clips_per_subject=1000)
     assert SyntheticMA52Config(classes=[9, 3, 3]).classes == (3, 9)  # lists, as Hydra passes them
     assert SyntheticMA52Config(num_val=0).count("val") == 0  # an empty split needs no minimum
 

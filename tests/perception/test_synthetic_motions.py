@@ -180,6 +180,7 @@ def instance_features() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.array(rows), np.array(labels), np.array(subjects)
 
 
+@pytest.mark.slow
 def test_classes_are_distinguishable_by_a_simple_classifier(instance_features) -> None:
     x, y, subject = instance_features
     train = subject < 6  # scored on 4 unseen subjects per class
@@ -195,6 +196,7 @@ def test_classes_are_distinguishable_by_a_simple_classifier(instance_features) -
     assert body_accuracy > 0.9, body_accuracy
 
 
+@pytest.mark.slow
 def test_the_classifier_control_with_permuted_labels_is_at_chance(instance_features) -> None:
     x, y, subject = instance_features
     train = subject < 6

@@ -35,7 +35,8 @@ reach, upper head       0.70   the same to the eyes, forehead, ears, hair or the
 body anchor, and the two postures a reach depends on (crossing a leg, leaning forward to
 a foot) always complete; only what happens there scales. In pixels at 160x160 the head and
 body classes move the most-affected landmark by about 2-5 px at their peak, leg classes
-2-7 px, lap-bound hand classes 1-8 px.
+2-7 px, lap-bound hand classes 1-8 px, the posture classes 8 (turning around) to 36 px
+(crossing legs).
 """
 
 from __future__ import annotations
