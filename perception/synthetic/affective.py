@@ -43,7 +43,7 @@ class AffectiveState:
     activity: float
 
 
-# Class indices as in perception/taxonomy.py; only classes with a synthetic motion matter.
+# Class indices as in perception/taxonomy.py (every class has a synthetic motion).
 STATES: tuple[AffectiveState, ...] = (
     AffectiveState(
         "calm",

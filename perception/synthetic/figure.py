@@ -23,6 +23,7 @@ import numpy as np
 SIDE_SIGN = (1.0, -1.0)  # x direction of the left (0) and right (1) side
 UP = np.array([0.0, 1.0, 0.0])
 BACK = np.array([0.0, 0.0, -1.0])
+THIGH_CARRY = 0.4  # hands resting on the thighs move by this share of a pelvis lift
 SHIFT = 4  # OpenCV fixed-point bits: sub-pixel motion renders smoothly (anti-aliased)
 _FIX = float(1 << SHIFT)
 
@@ -63,6 +64,7 @@ LANDMARK_NAMES = (
 )
 NUM_LANDMARKS = len(LANDMARK_NAMES)  # 33, MediaPipe Pose order
 DIRECTIONS = ("head_up", "head_forward")  # skeleton entries that are unit vectors, not points
+NOT_POINTS = DIRECTIONS + ("object_weight",)  # skeleton entries that are not projected
 
 # Face points in the head frame for a head radius of 0.1 (x = subject's left).
 _FACE = {
@@ -222,6 +224,9 @@ class PoseTrack:
     hand_curl: np.ndarray = field(init=False)  # (T, 2) 0 open .. 1 fist
     ankle_offset: np.ndarray = field(init=False)  # (T, 2, 3) moves the whole foot
     foot_pitch: np.ndarray = field(init=False)  # (T, 2) rad, + heel up (on toes), - toes up
+    pelvis_shift: np.ndarray = field(init=False)  # (T, 3) lifts the hips off the seat (rising up)
+    knee_pole: np.ndarray = field(init=False)  # (T, 2, 3) added to the knee direction (x for the left leg)
+    held_object: np.ndarray = field(init=False)  # (T,) > 0.5: a small object is held between the hands
     reaches: list[Reach] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -236,6 +241,9 @@ class PoseTrack:
         self.hand_curl = np.zeros((n, 2))
         self.ankle_offset = np.zeros((n, 2, 3))
         self.foot_pitch = np.zeros((n, 2))
+        self.pelvis_shift = np.zeros((n, 3))
+        self.knee_pole = np.zeros((n, 2, 3))
+        self.held_object = np.zeros(n)
 
 
 def _drift(rng: np.random.Generator, t: np.ndarray, amp: float, f_lo: float, f_hi: float) -> np.ndarray:
@@ -327,12 +335,18 @@ def _two_bone(root: np.ndarray, target: np.ndarray, a: float, b: float, pole: np
     return mid, root + u * d
 
 
-def skeleton(app: Appearance, track: PoseTrack) -> dict[str, np.ndarray]:
-    """3D points (T, 3) in the body frame for every landmark plus the extra drawing points."""
+def skeleton(
+    app: Appearance, track: PoseTrack, anchors_out: dict[str, np.ndarray] | None = None
+) -> dict[str, np.ndarray]:
+    """3D points (T, 3) in the body frame for every landmark plus the extra drawing points.
+
+    ``anchors_out``, when given, receives the reach anchors (T, 3) the arms were posed with.
+    """
     n = track.n
     j: dict[str, np.ndarray] = {}
     rot = _rotation(track.torso_rot[:, 0] + app.rest_pitch, track.torso_rot[:, 1], track.torso_rot[:, 2])
-    base = track.torso_shift  # pelvis stays on the seat; the upper body translates above it
+    # The pelvis stays on the seat unless it is lifted (rising up); the upper body translates above it.
+    base = track.torso_shift + track.pelvis_shift
     chest = 1.0 + 0.02 * track.breath[:, None]
 
     def torso(local) -> np.ndarray:
@@ -352,8 +366,8 @@ def skeleton(app: Appearance, track: PoseTrack) -> dict[str, np.ndarray]:
         j[f"{tag}_waist"] = torso(
             np.stack([sx * (app.hip_w + 0.06) * chest[:, 0], np.full(n, 0.2), np.zeros(n)], 1)
         )
-        j[f"{tag}_hip"] = np.tile([sx * app.hip_w, 0.0, 0.0], (n, 1))
-        j[f"{tag}_hip_outer"] = np.tile([sx * (app.hip_w + 0.065), -0.02, 0.0], (n, 1))
+        j[f"{tag}_hip"] = np.tile([sx * app.hip_w, 0.0, 0.0], (n, 1)) + track.pelvis_shift
+        j[f"{tag}_hip_outer"] = np.tile([sx * (app.hip_w + 0.065), -0.02, 0.0], (n, 1)) + track.pelvis_shift
 
     head_rot = rot @ _rotation(
         track.head_rot[:, 0] + app.rest_head_pitch, track.head_rot[:, 2], track.head_rot[:, 1]
@@ -366,22 +380,45 @@ def skeleton(app: Appearance, track: PoseTrack) -> dict[str, np.ndarray]:
         j[name] = j["head_center"] + _apply(head_rot, np.asarray(local) * scale)
     j["head_up"] = _apply(head_rot, UP)
     j["head_forward"] = _apply(head_rot, (0.0, 0.0, 1.0))
-    anchors = _anchors(app, j, rot, base)
-
+    _legs(app, track, j)  # before the arms: a hand may reach for a foot
+    anchors = _anchors(app, track, j, rot, base)
+    if anchors_out is not None:
+        anchors_out.update(anchors)
     _arms(app, track, j, anchors)
-    _legs(app, track, j)
+    if track.held_object.any():
+        _held_object(track, j)
     return j
 
 
 def _anchors(
-    app: Appearance, j: dict[str, np.ndarray], rot: np.ndarray, base: np.ndarray
+    app: Appearance, track: PoseTrack, j: dict[str, np.ndarray], rot: np.ndarray, base: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """Body points a hand can reach for; named with _l/_r for the subject's left/right."""
+    """Body points a hand can reach for; named with _l/_r for the subject's left/right.
+
+    Head anchors ride on the head (a hand on the forehead follows a nod), torso anchors on
+    the torso, ``forearm_*`` on the other arm's resting forearm and ``ankle_*`` on the foot.
+    """
+    n = len(base)
+
+    def head(local) -> np.ndarray:
+        return j["head_center"] + _apply_head(j, local, app)
+
+    def torso(local) -> np.ndarray:
+        return base + _apply(rot, local)
+
     a: dict[str, np.ndarray] = {
         "nose": j["nose"],
-        "chest": base + _apply(rot, (0.0, app.torso_len - 0.14, 0.09)),
+        "chest": torso((0.0, app.torso_len - 0.14, 0.09)),
+        "sternum": torso((0.0, app.torso_len - 0.09, 0.1)),
+        "chest_front": torso((0.0, app.torso_len - 0.19, 0.24)),
+        "belly": torso((0.0, 0.22, 0.2)),
+        "forehead": head((0.0, 0.068, 0.084)),
+        "bridge": head((0.0, 0.02, 0.1)),
+        "mouth": head((0.0, -0.045, 0.092)),
+        "hindbrain": head((0.0, 0.005, -0.115)),
     }
-    a["lap"] = np.tile([0.0, 0.12, 0.62 * app.thigh], (len(base), 1))
+    a["lap"] = np.tile([0.0, 0.12, 0.62 * app.thigh], (n, 1))
+    a["lap_high"] = np.tile([0.0, 0.26, 0.75 * app.thigh], (n, 1)) + THIGH_CARRY * track.pelvis_shift
     for side, sx in enumerate(SIDE_SIGN):
         s = "l" if side == 0 else "r"
         tag = "left" if side == 0 else "right"
@@ -389,6 +426,19 @@ def _anchors(
         a[f"neck_{s}"] = base + _apply(rot, (sx * 0.05, app.torso_len + 0.035, 0.04))
         a[f"shoulder_{s}"] = j[f"{tag}_shoulder"]
         a[f"upper_arm_{s}"] = j[f"{tag}_shoulder"] + _apply(rot, (sx * 0.02, -0.17, 0.07))
+        a[f"shoulder_top_{s}"] = j[f"{tag}_shoulder"] + _apply(rot, (-sx * 0.01, 0.045, 0.03))
+        a[f"back_{s}"] = torso((sx * 0.12, 0.13, -0.17))
+        a[f"waist_{s}"] = torso((sx * (app.hip_w + 0.07), 0.19, 0.01))
+        a[f"eye_{s}"] = head((sx * 0.034, 0.02, 0.095))
+        a[f"ear_{s}"] = head((sx * 0.092, 0.0, 0.0))
+        a[f"hair_{s}"] = head((sx * 0.06, 0.085, 0.01))
+        a[f"forearm_{s}"] = (
+            app.rest_wrist[side]
+            + track.wrist_offset[:, side]
+            + THIGH_CARRY * track.pelvis_shift
+            + np.array([sx * 0.01, 0.045, -0.1])
+        )
+        a[f"ankle_{s}"] = j[f"{tag}_ankle"] + np.array([sx * 0.03, 0.02, 0.04])
     return a
 
 
@@ -427,7 +477,7 @@ def _arms(
     n = track.n
     for side, sx in enumerate(SIDE_SIGN):
         tag = "left" if side == 0 else "right"
-        base = app.rest_wrist[side] + track.wrist_offset[:, side]
+        base = app.rest_wrist[side] + track.wrist_offset[:, side] + THIGH_CARRY * track.pelvis_shift
         pole = np.tile([sx * 0.8, -0.4, -0.45], (n, 1))
         mine = [r for r in track.reaches if r.side == side]
         for reach in mine:
@@ -469,10 +519,18 @@ def _legs(app: Appearance, track: PoseTrack, j: dict[str, np.ndarray]) -> None:
         foot_up = np.sin(phi) * fwd + np.cos(phi) * UP
         ankle = heel + 0.075 * foot_up + 0.22 * fl * foot_dir
         hip = j[f"{tag}_hip"]
-        pole = np.tile([sx * 0.25, 0.5, 1.0], (n, 1))
+        pole = np.tile([sx * 0.25, 0.5, 1.0], (n, 1)) + track.knee_pole[:, side] * np.array([sx, 1.0, 1.0])
         knee, ankle = _two_bone(hip, ankle, app.thigh, app.shin, pole)
         j[f"{tag}_knee"], j[f"{tag}_ankle"] = knee, ankle
         j[f"{tag}_heel"], j[f"{tag}_foot_index"] = heel, toe
+
+
+def _held_object(track: PoseTrack, j: dict[str, np.ndarray]) -> None:
+    """A phone-sized object between the two hands' fingers (``playing objects``)."""
+    a, b = j["left_fingertips"], j["right_fingertips"]
+    middle, axis = 0.5 * (a + b), _unit(a - b + np.array([0.0, 0.0, 1e-3]))
+    j["object_a"], j["object_b"] = middle + 0.045 * axis, middle - 0.045 * axis
+    j["object_weight"] = track.held_object
 
 
 # --------------------------------------------------------------------------- projection
@@ -552,7 +610,7 @@ class _Part:
 
 def build_parts(app: Appearance, cam: Camera, joints: dict[str, np.ndarray]) -> list[_Part]:
     """Precompute every part's outline for all frames; drawing a frame is then only cv2 calls."""
-    P = {name: cam.project(p) for name, p in joints.items() if name not in DIRECTIONS}
+    P = {name: cam.project(p) for name, p in joints.items() if name not in NOT_POINTS}
     s = cam.scale
     lr = app.limb_r
     parts: list[_Part] = []
@@ -601,9 +659,25 @@ def build_parts(app: Appearance, cam: Camera, joints: dict[str, np.ndarray]) -> 
         cv2.fillPoly(img, [torso_poly[t]], app.shirt, cv2.LINE_AA, SHIFT)
 
     parts.append(_Part(torso_depth, draw_torso))
+    if "object_weight" in joints:
+        parts.append(_object_part(app, cam, P, joints["object_weight"]))
     capsule("neck_base", "head_pivot", 0.04, 0.036, _shade(app.skin, 0.88), -0.01)
     parts.append(_Part(P["head_center"][:, 2], _head_drawer(app, cam, P, joints["head_up"])))
     return parts
+
+
+def _object_part(app: Appearance, cam: Camera, P: dict[str, np.ndarray], weight: np.ndarray) -> _Part:
+    """The held object: a dark rounded slab, drawn just in front of the fingers while held."""
+    outline = _fixed(
+        _capsule(P["object_a"][:, :2], P["object_b"][:, :2], 0.026 * cam.scale, 0.026 * cam.scale)
+    )
+    colour = _shade(app.shoes, 0.6)
+
+    def draw(img: np.ndarray, t: int) -> None:
+        if weight[t] > 0.5:
+            cv2.fillConvexPoly(img, outline[t], colour, cv2.LINE_AA, SHIFT)
+
+    return _Part(0.5 * (P["object_a"][:, 2] + P["object_b"][:, 2]) + 0.13, draw)
 
 
 def _head_drawer(app: Appearance, cam: Camera, P: dict[str, np.ndarray], head_up: np.ndarray):
@@ -725,8 +799,10 @@ class CameraNoise:
     a random roll), which is statistically indistinguishable at these levels.
     """
 
-    def __init__(self, size: int, n_frames: int, fps: float, sigma: float, rng: np.random.Generator) -> None:
-        bank = 12 if sigma > 0 else 1
+    def __init__(
+        self, size: int, n_frames: int, fps: float, sigma: float, rng: np.random.Generator, bank: int = 12
+    ) -> None:
+        bank = bank if sigma > 0 else 1
         self.bank = np.round(rng.normal(0.0, sigma, size=(bank, size, size, 3))).astype(np.int16)
         self.choice = rng.integers(0, bank, size=n_frames)
         self.roll = rng.integers(0, size, size=(n_frames, 2))

@@ -23,23 +23,18 @@ number of worker processes or the order in which videos finish.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import math
 import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from fractions import Fraction
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
-from perception.atomic import atomic_path, atomic_write_bytes
-from perception.synthetic import figure
+from perception.atomic import atomic_write_bytes
+from perception.synthetic import figure, render
 from perception.synthetic.affective import (
     STATE_NAMES,
     AffectConfig,
@@ -47,16 +42,15 @@ from perception.synthetic.affective import (
     sample_subject,
     video_affect,
 )
-from perception.synthetic.motions import DEFAULT_CLASSES, apply_instance, check_classes
+from perception.synthetic.motions import DEFAULT_CLASSES, check_classes
+from perception.synthetic.render import ClipStreams, RenderSettings, write_csv
 from perception.synthetic.stats import STATS_PATH
 from perception.synthetic.timeline import Timeline, sample_timeline
 
-GENERATOR_VERSION = "1.0"  # bump whenever output for the same config changes
+GENERATOR_VERSION = "2.0"  # bump whenever output for the same config changes (2.0: all 52 classes)
 SPLITS = ("train", "val", "test")
 CSV_HEADER = ("id", "video_id", "start_frame", "end_frame", "class", "total_frames", "fps")
-MANIFEST = "manifest.json"
 _SPLIT_KEY = {"train": 1, "val": 2, "test": 3}
-_SUBJECT_KEY = 97  # separates subject streams from video streams in the SeedSequence space
 _AFFECT_KEY = 211  # affective states: their own streams, so appearance never depends on them
 EMOTION_HEADER = ("video_id", "subject_id", "split", "label")
 _OWN_FILE = re.compile(r"^(train|val|test)\d{4,}\.(mp4|landmarks\.npy)$")
@@ -107,6 +101,9 @@ class SyntheticConfig:
 
     def count(self, split: str) -> int:
         return {"train": self.num_train, "val": self.num_val, "test": self.num_test}[split]
+
+    def settings(self) -> RenderSettings:
+        return RenderSettings(self.size, self.fps, self.amplitude, self.noise, self.idle)
 
     def hashed_fields(self) -> dict:
         """The fields that define the content, JSON-ready (for the manifest and its hash)."""
@@ -198,134 +195,43 @@ def subject_appearance(
     config: SyntheticConfig, subject: int
 ) -> tuple[figure.Appearance, figure.Camera, np.ndarray]:
     """A subject's look and scene; the same in every video of that subject."""
-    rng = np.random.default_rng(np.random.SeedSequence([config.seed, _SUBJECT_KEY, subject]))
-    app = figure.sample_appearance(rng)
-    cam = figure.make_camera(app, config.size)
-    background = figure.render_background(app, cam, config.size, rng)
-    return app, cam, background
+    return render.subject_scene(config.seed, subject, config.size)
+
+
+def _streams(config: SyntheticConfig, video: VideoPlan) -> ClipStreams:
+    seeds = _video_seeds(config, video.split, video.index)
+    return ClipStreams(motion=seeds[1], idle=seeds[2], noise=seeds[3])
 
 
 def animate(config: SyntheticConfig, video: VideoPlan, app: figure.Appearance) -> dict[str, np.ndarray]:
     """The video's per-frame skeleton: idle life plus every instance's motion."""
-    seeds = _video_seeds(config, video.split, video.index)
-    timeline = video.timeline
-    track = figure.PoseTrack(timeline.total_frames)
-    figure.add_idle(track, config.fps, np.random.default_rng(seeds[2]), config.idle)
-    motion_rng = np.random.default_rng(seeds[1])
-    for inst in timeline.instances:
-        apply_instance(
-            track, inst.cls, inst.start, inst.end, config.fps, inst.side, config.amplitude, motion_rng
-        )
-    return figure.skeleton(app, track)
+    return render.pose(video.timeline, app, config.settings(), _streams(config, video))
 
 
 def render_video(config: SyntheticConfig, video: VideoPlan) -> tuple[Iterator[np.ndarray], np.ndarray]:
     """Lazily rendered frames ((H, W, 3) uint8 RGB each) and landmarks (T, 33, 4) of one video."""
-    app, cam, background = subject_appearance(config, video.subject)
-    joints = animate(config, video, app)
-    landmarks = figure.landmarks33(cam, joints, config.size)
-    parts = figure.build_parts(app, cam, joints)
-    seeds = _video_seeds(config, video.split, video.index)
-    n = video.timeline.total_frames
-    noise = figure.CameraNoise(config.size, n, config.fps, config.noise, np.random.default_rng(seeds[3]))
-    frames = (noise.apply(figure.draw_frame(background, parts, t), t) for t in range(n))
-    return frames, landmarks
-
-
-# --------------------------------------------------------------------------- atomic writing
-
-
-def _encode_mp4(path: Path, frames, size: int, fps: float, crf: int) -> int:
-    """Encode RGB frames to H.264/yuv420p atomically; returns the number of frames written."""
-    import av
-    import cv2
-
-    count = 0
-    with atomic_path(path) as tmp, av.open(str(tmp), mode="w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
-        stream.width = stream.height = size
-        stream.pix_fmt = "yuv420p"
-        # mbtree=0: with macroblock-tree rate control this x264 build gave different
-        # bitstreams for identical input depending on the process's heap history (an
-        # uninitialised read); without it output is bit-exact. aq-mode=0: adaptive
-        # quantisation only spent bits on the flat noisy background (measured: same
-        # fidelity to the clean render, a third less encode time). One thread per
-        # encoder because the pool already uses every core.
-        params = "mbtree=0:aq-mode=0"
-        stream.options = {"crf": str(crf), "preset": "veryfast", "x264-params": params}
-        stream.codec_context.thread_count = 1
-        for frame_array in frames:
-            # OpenCV's I420 is BT.601 limited range, what decoders assume for untagged video.
-            yuv = cv2.cvtColor(frame_array, cv2.COLOR_RGB2YUV_I420)
-            frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
-            frame.pts = count
-            container.mux(stream.encode(frame))
-            count += 1
-        container.mux(stream.encode())
-    return count
-
-
-def _save_npy(path: Path, array: np.ndarray) -> None:
-    buffer = io.BytesIO()
-    np.save(buffer, array)
-    atomic_write_bytes(path, buffer.getvalue())
-
-
-def _write_csv(path: Path, header, rows) -> None:
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    atomic_write_bytes(path, text.getvalue().encode())
-
-
-# --------------------------------------------------------------------------- generation
-
-
-def _init_worker() -> None:
-    """Pool workers draw single-threaded: the pool already uses every core."""
-    import cv2
-
-    cv2.setNumThreads(1)
+    scene = subject_appearance(config, video.subject)
+    return render.render(scene, video.timeline, config.settings(), _streams(config, video))
 
 
 def _make_video(job: tuple[SyntheticConfig, VideoPlan]) -> str:
     """Render, encode and store one video and its landmarks."""
     config, video = job
-    folder = Path(config.root) / video.split
     frames, landmarks = render_video(config, video)
-    written = _encode_mp4(folder / f"{video.video_id}.mp4", frames, config.size, config.fps, config.crf)
-    if written != video.timeline.total_frames:
-        raise RuntimeError(
-            f"{video.video_id}: wrote {written} frames, expected {video.timeline.total_frames}"
-        )
-    _save_npy(folder / f"{video.video_id}.landmarks.npy", landmarks)
+    render.write_clip(
+        Path(config.root) / video.split, video.video_id, frames, landmarks, config.settings(), config.crf
+    )
     return video.video_id
 
 
 def is_complete(config: SyntheticConfig) -> bool:
     """True when ``root`` holds a finished dataset made from exactly this config."""
-    manifest = Path(config.root) / MANIFEST
-    try:
-        return json.loads(manifest.read_text(encoding="utf-8")).get("config_hash") == config.config_hash()
-    except (OSError, ValueError):
-        return False
-
-
-def _remove_stale(root: Path, keep: set[str]) -> None:
-    """Delete our own files (by name pattern) that the current config no longer produces."""
-    for split in SPLITS:
-        folder = root / split
-        if not folder.is_dir():
-            continue
-        for path in folder.iterdir():
-            if _OWN_FILE.match(path.name) and path.name.split(".")[0] not in keep:
-                path.unlink()
+    return render.manifest_hash(Path(config.root)) == config.config_hash()
 
 
 def _write_emotion_files(root: Path, videos: list[VideoPlan]) -> None:
     """``emotion.csv`` and ``labels.yaml`` in the emotion format (README, ``affect/dataset.py``)."""
-    _write_csv(
+    write_csv(
         root / "emotion.csv",
         EMOTION_HEADER,
         [(v.video_id, subject_id(v.subject), v.split, v.affect.label) for v in videos],
@@ -349,27 +255,12 @@ def generate(config: SyntheticConfig, progress: bool = True) -> Path:
     root = Path(config.root)
     if is_complete(config):
         return root
-    root.mkdir(parents=True, exist_ok=True)
-    (root / MANIFEST).unlink(missing_ok=True)
-    for split in SPLITS:
-        (root / split).mkdir(exist_ok=True)
-
+    render.start_folder(root, SPLITS)
     videos = plan(config)
     jobs = [(config, v) for v in videos]
     desc = "synthetic emotion set" if config.affect else "synthetic MMA-52"
-    with tqdm(total=len(jobs), desc=desc, unit="video", disable=not progress) as bar:
-        if config.workers > 1 and len(jobs) > 1:
-            # spawn, not fork: a process that has already used OpenCV's (or MediaPipe's) thread
-            # pool deadlocks in a forked child's first OpenCV call, as a test session does.
-            with get_context("spawn").Pool(min(config.workers, len(jobs)), _init_worker) as pool:
-                for _ in pool.imap_unordered(_make_video, jobs, chunksize=1):
-                    bar.update()
-        else:
-            for job in jobs:
-                _make_video(job)
-                bar.update()
-
-    _remove_stale(root, {v.video_id for v in videos})
+    render.run_jobs(_make_video, jobs, config.workers, desc, "video", progress)
+    render.remove_stale(root, SPLITS, _OWN_FILE, {v.video_id for v in videos})
     fps_text = repr(float(config.fps))
     for split in SPLITS:
         rows: list[tuple] = []
@@ -380,8 +271,8 @@ def generate(config: SyntheticConfig, progress: bool = True) -> Path:
                 rows.append(
                     (len(rows), v.video_id, inst.start, inst.end, inst.cls, v.timeline.total_frames, fps_text)
                 )
-        _write_csv(root / f"{split}.csv", CSV_HEADER, rows)
-    _write_csv(
+        write_csv(root / f"{split}.csv", CSV_HEADER, rows)
+    write_csv(
         root / "subjects.csv",
         ("video_id", "subject_id", "split"),
         [(v.video_id, subject_id(v.subject), v.split) for v in videos],
@@ -406,5 +297,5 @@ def generate(config: SyntheticConfig, progress: bool = True) -> Path:
             }
             for split in SPLITS
         }
-    atomic_write_bytes(root / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
+    render.write_manifest(root, manifest)
     return root

@@ -182,12 +182,15 @@ def test_interrupted_generation_leaves_no_manifest(tmp_path: Path, monkeypatch) 
     assert gen.is_complete(config)
 
 
-def test_config_validation() -> None:
-    with pytest.raises(ValueError, match="no synthetic motion"):
-        SyntheticConfig(classes=(9, 45))
+def test_config_validation(monkeypatch) -> None:
+    with pytest.raises(ValueError, match="unknown micro-action classes \\[52\\]"):
+        SyntheticConfig(classes=(9, 52))
     with pytest.raises(ValueError, match="even"):
         SyntheticConfig(size=161)
     assert SyntheticConfig(classes=(10, 9, 9)).classes == (9, 10)
+    monkeypatch.delitem(MOTIONS, 45)  # a class without a motion is refused, not silently skipped
+    with pytest.raises(ValueError, match="no synthetic motion for classes \\[45\\]"):
+        SyntheticConfig(classes=(9, 45))
 
 
 # --------------------------------------------------------------------------- timelines vs real statistics

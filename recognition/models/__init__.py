@@ -1,0 +1,1 @@
+"""Recognition models: the TSM ResNet backbone, MANet and the dual-path body-entity network."""
