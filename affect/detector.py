@@ -19,11 +19,8 @@ Two ways to get one:
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +36,7 @@ from engine.seeding import seed_everything
 from perception.atomic import atomic_write_text
 from perception.cue_cache import CueCache, HashMemo, file_sha256, sidecar_files
 from perception.extract import build_caches
+from perception.locking import file_lock
 
 DETECTOR_FORMAT = 1  # bump when what a cached detector holds changes
 DONE = "done.json"
@@ -101,18 +99,6 @@ def training_content(dataset: EmotionDataset, memo: HashMemo) -> list[list]:
         instances = [[round(i.start, 6), round(i.end, 6), i.label] for i in video.annotation.instances]
         content.append([video.video_id, files, instances])
     return content
-
-
-@contextlib.contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """An exclusive lock held by this process until the block ends (released if it dies)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def train_detector(cfg: DictConfig, dataset: EmotionDataset, logger: Any = None) -> Detector:

@@ -19,11 +19,17 @@ adapters the backbone is usually frozen; with no adapter it is either fine-tuned
 (``freeze_backbone=False``, "full") or frozen, in which case nothing in it needs gradients and
 it runs under ``torch.no_grad`` ("frozen": the head learns on fixed features, as with the
 pre-extracted snippet features of the MMAD paper's Table 4, without storing activations).
+
+Where the weights come from: random (``pretrained=None``), a local checkpoint
+(``pretrained=PATH``; a checkpoint trained at another resolution gets its position table resized,
+perception/position_table.py), or ``self_pretrain={...}``: VideoMAE pretraining on the given
+videos, cached by recipe and video content (perception/pretrain/), then loaded like a checkpoint.
+The position table is a buffer of the encoder's embeddings, so detector checkpoints carry it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +41,7 @@ from transformers import VideoMAEConfig, VideoMAEModel
 
 from perception.adapters import TokenGrid
 from perception.checkpoints import MissingCheckpointError, load_pretrained_videomae
+from perception.position_table import TABLE_KEY, install_table, table_for
 
 # ImageNet statistics, as used by every public VideoMAE checkpoint.
 PIXEL_MEAN = (0.485, 0.456, 0.406)
@@ -46,17 +53,23 @@ AdapterFactory = Callable[[int], nn.Module]
 __all__ = ["AdaptedVideoMAE", "MissingCheckpointError", "build_adapted_videomae", "load_videomae"]
 
 
-def load_videomae(config: dict[str, Any], pretrained: str | Path | None = None) -> VideoMAEModel:
+def load_videomae(
+    config: dict[str, Any], pretrained: str | Path | None = None, pretrained_image_size: int | None = None
+) -> VideoMAEModel:
     """A VideoMAE encoder: random weights from ``config``, or the weights at ``pretrained``: a
     local Hugging Face-format directory, or a .safetensors / .pth file in the Hugging Face or
-    the original VideoMAE / VideoMAEv2 layout (see perception/checkpoints.py).
+    the original VideoMAE / VideoMAEv2 layout (see perception/checkpoints.py), with its position
+    table resized to ``config``'s grid (``pretrained_image_size``: the checkpoint's resolution,
+    for files that record neither a table nor a config).
 
     Never downloads: this platform runs without network, so a missing path is an error that
     names it rather than a silent hub request.
     """
     if pretrained is None:
-        return VideoMAEModel(VideoMAEConfig(**config))
-    return load_pretrained_videomae(config, pretrained)
+        model = VideoMAEModel(VideoMAEConfig(**config))
+        install_table(model, table_for(model.config))
+        return model
+    return load_pretrained_videomae(config, pretrained, native_image_size=pretrained_image_size)
 
 
 def resolve_blocks(blocks: Sequence[int] | None, depth: int) -> tuple[int, ...]:
@@ -120,6 +133,7 @@ class AdaptedVideoMAE(nn.Module):
         self._adapter_of_block = {block: i for i, block in enumerate(self.adapter_blocks)}
         self.register_buffer("pixel_mean", torch.tensor(PIXEL_MEAN).view(1, 1, 3, 1, 1), persistent=False)
         self.register_buffer("pixel_std", torch.tensor(PIXEL_STD).view(1, 1, 3, 1, 1), persistent=False)
+        self.register_load_state_dict_pre_hook(_keep_table_missing_from_old_checkpoints)
 
     def output_length(self, num_frames: int) -> int:
         """Number of feature steps produced for a video of ``num_frames`` frames."""
@@ -180,6 +194,16 @@ class AdaptedVideoMAE(nn.Module):
         return feats[:, : self.output_length(t)].transpose(1, 2).contiguous()
 
 
+def _keep_table_missing_from_old_checkpoints(
+    module: AdaptedVideoMAE, state: dict, prefix: str, *_: Any
+) -> None:
+    """Checkpoints written before the position table was a buffer lack it: keep the model's own
+    (they were trained with the table their config regenerates, which is what it holds)."""
+    key = f"{prefix}encoder.{TABLE_KEY}"
+    if key not in state and any(k.startswith(f"{prefix}encoder.") for k in state):
+        state[key] = module.encoder.embeddings.position_embeddings
+
+
 def build_adapted_videomae(
     config: dict[str, Any],
     adapter: AdapterFactory | None = None,
@@ -188,14 +212,28 @@ def build_adapted_videomae(
     grad_checkpointing: bool = False,
     spatial_pool: int = 1,
     adapter_blocks: Sequence[int] | None = None,
+    pretrained_image_size: int | None = None,
+    self_pretrain: Mapping[str, Any] | None = None,
 ) -> AdaptedVideoMAE:
     """Builder used by the Hydra configs (``model.backbone._target_``).
 
     ``adapter`` None with ``freeze_backbone=False`` fine-tunes the whole backbone ("full");
     with ``freeze_backbone=True`` the backbone is a fixed feature extractor ("frozen").
+    ``self_pretrain``: a pretraining recipe (perception/pretrain/settings.py) plus ``videos`` (and
+    optionally ``cache``): the backbone pretrained with it on those videos, from the cache or
+    pretrained now; exclusive with ``pretrained``.
     """
-    config = dict(config)
-    encoder = load_videomae(config, pretrained)
+    config = _plain(config)
+    if self_pretrain is not None:
+        if pretrained is not None:
+            raise ValueError(
+                "model.backbone: set either pretrained (a checkpoint) or self_pretrain (pretrain on "
+                f"videos), not both (pretrained={pretrained})"
+            )
+        from perception.pretrain import ensure_from_config  # heavy, and only needed here
+
+        pretrained = str(ensure_from_config(_plain(self_pretrain), config))
+    encoder = load_videomae(config, pretrained, pretrained_image_size)
     return AdaptedVideoMAE(
         encoder,
         adapter=adapter,
@@ -205,3 +243,12 @@ def build_adapted_videomae(
         spatial_pool=spatial_pool,
         adapter_blocks=adapter_blocks,
     )
+
+
+def _plain(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A Hydra DictConfig (or any mapping) as plain Python containers."""
+    from omegaconf import DictConfig, OmegaConf
+
+    if isinstance(values, DictConfig):
+        return OmegaConf.to_container(values, resolve=True)
+    return dict(values)

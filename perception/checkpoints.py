@@ -26,10 +26,13 @@ Conversion notes (each is exact, checked by tests/perception/test_checkpoints.py
   pooling (``use_mean_pooling=False``). ``fc_norm`` and the classifier (``head``) of fine-tuned
   checkpoints are dropped: they act on the clip-level pooled vector, which the detector does
   not use (AdaTAD drops them too);
-- fixed sin-cos position embeddings (``pos_embed``, in some checkpoints) are dropped after checking
-  they are the sin-cos table: the model regenerates the table for the configured geometry, which
-  is how a 224 px checkpoint runs at 160 px (AdaTAD does the same). Learned position embeddings
-  cannot be represented and are an error;
+- the fixed sin-cos position table is the checkpoint's own when it stores one (``pos_embed`` of
+  mmaction2 / OpenTAD exports, after checking it is the sin-cos table; a table a Hugging Face file
+  holds), else the table of the checkpoint's native grid (its ``config.json``, or
+  ``native_image_size`` for a file that records nothing); either is then *resized* to the
+  configured grid, bicubic per time slice, as AdaTAD/OpenTAD run a 224 px checkpoint at 160 px
+  (perception/position_table.py), and installed as a buffer of the embeddings. Learned position
+  embeddings cannot be represented and are an error;
 - the original code uses LayerNorm eps 1e-6 (transformers defaults to 1e-12), so original-layout
   checkpoints get ``layer_norm_eps=1e-6`` unless the config sets it.
 """
@@ -44,6 +47,10 @@ from typing import Any
 import torch
 from transformers import VideoMAEConfig, VideoMAEModel
 
+from perception.position_table import TABLE_KEY, Grid, install_table, sinusoid_table, table_for, token_grid
+
+__all__ = ["MissingCheckpointError", "load_pretrained_videomae", "read_state_dict", "sinusoid_table"]
+
 StateDict = dict[str, torch.Tensor]
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
@@ -51,7 +58,7 @@ TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt")
 WRAPPERS = ("model", "module", "state_dict", "model_state", "model_state_dict")
 # Architecture fields a checkpoint must agree with the configuration on (the weights' shapes and
 # the attention head split depend on them). Image size and frame count may differ: the sin-cos
-# position table is regenerated for the configured geometry.
+# position table is resized to the configured geometry.
 ARCHITECTURE_FIELDS = (
     "hidden_size",
     "num_hidden_layers",
@@ -170,6 +177,7 @@ def convert_original_videomae(state: Mapping[str, torch.Tensor]) -> StateDict:
             continue
         if key == "pos_embed":
             _check_sinusoid(value)
+            out[TABLE_KEY] = value.float().reshape(1, -1, value.shape[-1])
             continue
         if match := re.fullmatch(r"patch_embed\.proj(?:ection)?\.(weight|bias)", key):
             out[f"embeddings.patch_embeddings.projection.{match[1]}"] = value
@@ -214,15 +222,6 @@ def convert_original_videomae(state: Mapping[str, torch.Tensor]) -> StateDict:
     return out
 
 
-def sinusoid_table(positions: int, dim: int) -> torch.Tensor:
-    """VideoMAE's fixed position table, (1, positions, dim): sin on even, cos on odd channels."""
-    pos = torch.arange(positions, dtype=torch.float64)[:, None]
-    rate = torch.pow(10000.0, 2 * (torch.arange(dim) // 2).double() / dim)
-    angles = pos / rate
-    table = torch.where(torch.arange(dim) % 2 == 0, torch.sin(angles), torch.cos(angles))
-    return table.float()[None]
-
-
 def _check_sinusoid(pos_embed: torch.Tensor) -> None:
     table = sinusoid_table(pos_embed.shape[-2], pos_embed.shape[-1])
     if not torch.allclose(pos_embed.float().reshape(table.shape), table, atol=2e-3):
@@ -235,14 +234,21 @@ def _check_sinusoid(pos_embed: torch.Tensor) -> None:
 # ----------------------------------------------------------------------------- loading
 
 
-def load_pretrained_videomae(config: Mapping[str, Any], path: str | Path) -> VideoMAEModel:
+def load_pretrained_videomae(
+    config: Mapping[str, Any], path: str | Path, native_image_size: int | None = None
+) -> VideoMAEModel:
     """A VideoMAE encoder with the weights at ``path`` (directory or file, see the module
-    docstring), for the architecture in ``config`` (the ``model.backbone.config`` mapping)."""
+    docstring), for the architecture in ``config`` (the ``model.backbone.config`` mapping).
+
+    ``native_image_size``: the resolution the checkpoint was trained at, for files that record
+    neither a position table nor a config (the original VideoMAE code's ``.pth`` files; every
+    public VideoMAE checkpoint is 224 px). What a file records wins; None with nothing recorded
+    means the configured size (the table is used as built)."""
     path = Path(path).expanduser()
     if path.is_dir():
         return _load_directory(config, path)
     if path.is_file():
-        return _load_file(config, path)
+        return _load_file(config, path, native_image_size)
     raise MissingCheckpointError(
         f"pretrained VideoMAE weights not found at {path}: expected a Hugging Face-format directory "
         f"(config.json + model.safetensors) or a .safetensors / .pth file (original VideoMAE or "
@@ -269,7 +275,8 @@ def _load_directory(config: Mapping[str, Any], path: Path) -> VideoMAEModel:
             f"{path}: checkpoint architecture differs from the configured one "
             f"(field: checkpoint vs config) {mismatched}; pick the model config that matches it"
         )
-    for field in ("image_size", "num_frames"):  # sin-cos positions are regenerated for these
+    native = token_grid(hf_config)  # the grid the weights were trained on, from config.json
+    for field in ("image_size", "num_frames"):  # the position table is resized to these
         if field in config:
             setattr(hf_config, field, config[field])
     state = read_state_dict(weights)
@@ -277,10 +284,10 @@ def _load_directory(config: Mapping[str, Any], path: Path) -> VideoMAEModel:
     state = strip_prefix(state, prefix)
     state = convert_original_videomae(state) if layout == "original" else normalize_hf_keys(state)
     hf_config.use_mean_pooling = "layernorm.weight" not in state
-    return _build_and_load(hf_config, state, str(weights))
+    return _build_and_load(hf_config, state, str(weights), native)
 
 
-def _load_file(config: Mapping[str, Any], path: Path) -> VideoMAEModel:
+def _load_file(config: Mapping[str, Any], path: Path, native_image_size: int | None) -> VideoMAEModel:
     state = read_state_dict(path)
     layout, prefix = detect_layout(state, str(path))
     state = strip_prefix(state, prefix)
@@ -292,12 +299,23 @@ def _load_file(config: Mapping[str, Any], path: Path) -> VideoMAEModel:
         state = normalize_hf_keys(state)
     settings["use_mean_pooling"] = "layernorm.weight" not in state
     settings["qv_bias"] = "encoder.layer.0.attention.attention.query.bias" in state
-    return _build_and_load(VideoMAEConfig(**settings), state, f"{path} ({layout} layout)")
+    model_config = VideoMAEConfig(**settings)
+    native = None  # a stored table says its own grid
+    if TABLE_KEY not in state and native_image_size is not None:
+        native = token_grid({**model_config.to_dict(), "image_size": native_image_size})
+    return _build_and_load(model_config, state, f"{path} ({layout} layout)", native)
 
 
-def _build_and_load(config: VideoMAEConfig, state: StateDict, source: str) -> VideoMAEModel:
+def _build_and_load(
+    config: VideoMAEConfig, state: StateDict, source: str, native: Grid | None = None
+) -> VideoMAEModel:
+    """Build the model, load ``state`` strictly, then install the position table: the one
+    ``state`` stores, else the sin-cos table of the ``native`` grid, resized to ``config``'s."""
+    state = dict(state)
+    stored = state.pop(TABLE_KEY, None)
     model = VideoMAEModel(config)
     expected = model.state_dict()
+    expected.pop(TABLE_KEY, None)
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
     shapes = [
@@ -318,4 +336,9 @@ def _build_and_load(config: VideoMAEConfig, state: StateDict, source: str) -> Vi
             f"{source}: the weights do not fit a VideoMAE with {architecture}: " + "; ".join(problems)
         )
     model.load_state_dict(state, strict=True)
+    try:
+        table = table_for(config, native, stored)
+    except ValueError as error:
+        raise ValueError(f"{source}: {error}") from error
+    install_table(model, table)
     return model

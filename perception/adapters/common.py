@@ -1,5 +1,5 @@
-"""What every adapter shares: the token layout it is handed, its bottleneck width, and the
-reshapes that let a convolution run over time or over the token grid.
+"""What every adapter shares: the token layout it is handed, its bottleneck width, its
+initialisation, and the reshapes that let a convolution run over time or over the token grid.
 
 The backbone runs a long video as a batch of fixed-length chunks, so the tokens an adapter
 sees are ``(batch * chunks, time * height * width, channels)``. A :class:`TokenGrid` says how
@@ -10,10 +10,12 @@ token grid of each time step.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,39 @@ def bottleneck_width(dim: int, ratio: float) -> int:
     if ratio <= 0:
         raise ValueError(f"bottleneck_ratio must be positive, got {ratio}")
     return max(1, round(dim * ratio))
+
+
+def init_adatad_(
+    down: nn.Linear,
+    up: nn.Linear,
+    depthwise: Iterable[nn.Conv1d | nn.Conv2d] = (),
+    pointwise: Iterable[nn.Linear] = (),
+) -> None:
+    """AdaTAD's initialisation (OpenTAD's ``vit_adapter.Adapter``), for every adapter alike:
+
+    - down-projection: truncated normal, std 0.02, zero bias (small: the bottleneck starts near
+      GELU's linear range);
+    - depthwise convs: normal with std sqrt(2 / kernel taps) (He for a fan-in of the kernel's
+      taps: sqrt(2/3) for AdaTAD's temporal kernel 3; sqrt(2/9) for DSTA's 3x3 spatial one),
+      zero bias;
+    - 1x1 (pointwise) convs: normal with std sqrt(2 / channels), zero bias;
+    - up-projection: all zero, so the adapter starts as the identity and the frozen backbone's
+      features are untouched at the first step. (The output scale alpha starts at 1.)
+
+    PyTorch's default (Kaiming-uniform with a=sqrt(5)) would give the depthwise kernels a std of
+    1/sqrt(3 * taps), about a third of AdaTAD's, so the temporal path would start much weaker.
+    """
+    nn.init.trunc_normal_(down.weight, std=0.02)
+    nn.init.zeros_(down.bias)
+    for conv in depthwise:
+        taps = math.prod(conv.kernel_size) * conv.weight.shape[1]  # weight (out, in/groups, *kernel)
+        nn.init.normal_(conv.weight, std=math.sqrt(2.0 / taps))
+        nn.init.zeros_(conv.bias)
+    for linear in pointwise:
+        nn.init.normal_(linear.weight, std=math.sqrt(2.0 / linear.in_features))
+        nn.init.zeros_(linear.bias)
+    nn.init.zeros_(up.weight)
+    nn.init.zeros_(up.bias)
 
 
 def check_odd(**kernels: int) -> None:

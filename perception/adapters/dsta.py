@@ -10,13 +10,13 @@ spatial path a per-channel scale; we make the kernel an option and default to 3x
 spatial path sees the body-part neighbourhood a micro-action lives in. ``spatial_kernel=1``
 reproduces the paper's literal description.
 
-``pointwise=True`` follows each depthwise conv with a 1x1 (channel-mixing) conv, as the
-released code of AdaTAD's TIA does after its temporal depthwise conv (the TIA equations in
-the paper omit it); with it DSTA's temporal path is exactly TIA's. Off by default, which is
-the paper's equations and the platform's behaviour before the option existed.
-
-W_up is zero-initialised so a freshly inserted adapter is the identity and the frozen
-backbone's features are untouched at the start of training.
+``pointwise=True`` (the default, as TIA's) follows each depthwise conv with a 1x1
+(channel-mixing) conv, as the released code of AdaTAD's TIA does after its temporal depthwise
+conv (the TIA equations in the paper omit it); with it DSTA's temporal path is exactly TIA's,
+so DSTA and TIA compare like with like (``pointwise=False`` gives the paper's equations).
+Initialised as TIA (:func:`~perception.adapters.common.init_adatad_`): W_down truncated normal,
+depthwise convs He-normal over their taps, 1x1 convs normal with std sqrt(2/hidden), W_up zero
+so a freshly inserted adapter is the identity; alpha, beta, gamma start at 1.
 
 Long videos are cut into fixed-length chunks for the backbone (its position embeddings are
 defined for one chunk), but the temporal convolution here runs on the concatenated sequence
@@ -28,7 +28,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from perception.adapters.common import TokenGrid, bottleneck_width, check_odd, over_space, over_time
+from perception.adapters.common import (
+    TokenGrid,
+    bottleneck_width,
+    check_odd,
+    init_adatad_,
+    over_space,
+    over_time,
+)
 
 __all__ = ["DSTAdapter", "TokenGrid"]
 
@@ -43,7 +50,7 @@ class DSTAdapter(nn.Module):
         spatial_kernel: int = 3,
         temporal_kernel: int = 3,
         init_alpha: float = 1.0,
-        pointwise: bool = False,
+        pointwise: bool = True,
     ) -> None:
         super().__init__()
         check_odd(spatial_kernel=spatial_kernel, temporal_kernel=temporal_kernel)
@@ -64,8 +71,12 @@ class DSTAdapter(nn.Module):
         self.alpha = nn.Parameter(torch.tensor(float(init_alpha)))
         self.beta = nn.Parameter(torch.tensor(1.0))
         self.gamma = nn.Parameter(torch.tensor(1.0))
-        nn.init.zeros_(self.up.weight)
-        nn.init.zeros_(self.up.bias)
+        init_adatad_(
+            self.down,
+            self.up,
+            depthwise=[self.spatial_conv, self.temporal_conv],
+            pointwise=[m for m in (self.spatial_pointwise, self.temporal_pointwise) if m is not None],
+        )
 
     def forward(self, x: torch.Tensor, grid: TokenGrid) -> torch.Tensor:
         grid.check(x)

@@ -2,7 +2,8 @@
 
 The baseline the temporal adapters are measured against: per-token, so it sees neither
 neighbouring tokens nor other time steps. W_up starts at zero (the adapter starts as the
-identity). It takes the token grid only to share the other adapters' interface.
+identity) and W_down as in AdaTAD's code (truncated normal, std 0.02), like the temporal
+adapters. It takes the token grid only to share the other adapters' interface.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from perception.adapters.common import TokenGrid, bottleneck_width
+from perception.adapters.common import TokenGrid, bottleneck_width, init_adatad_
 
 
 class PlainAdapter(nn.Module):
@@ -23,8 +24,7 @@ class PlainAdapter(nn.Module):
         self.down = nn.Linear(dim, hidden)
         self.act = nn.GELU()
         self.up = nn.Linear(hidden, dim)
-        nn.init.zeros_(self.up.weight)
-        nn.init.zeros_(self.up.bias)
+        init_adatad_(self.down, self.up)
 
     def forward(self, x: torch.Tensor, grid: TokenGrid | None = None) -> torch.Tensor:
         if grid is not None:

@@ -10,7 +10,10 @@ depthwise conv, and with it the adapter's parameter count on VideoMAE-S is the 0
 paper reports for TIA (without it: 0.86M). ``pointwise=False`` gives the paper's equation.
 
 As in DSTA, the temporal conv runs on all chunks of a video concatenated, so it crosses chunk
-boundaries; W_up starts at zero so the adapter starts as the identity; alpha is learnable.
+boundaries. Initialised as AdaTAD's code (:func:`~perception.adapters.common.init_adatad_`):
+W_down truncated normal (std 0.02), the depthwise conv normal with std sqrt(2/3), the 1x1 conv
+normal with std sqrt(2/hidden), zero biases, W_up zero (the adapter starts as the identity),
+alpha learnable from 1.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from perception.adapters.common import TokenGrid, bottleneck_width, check_odd, over_time
+from perception.adapters.common import TokenGrid, bottleneck_width, check_odd, init_adatad_, over_time
 
 
 class TIAdapter(nn.Module):
@@ -44,8 +47,8 @@ class TIAdapter(nn.Module):
         self.pointwise = nn.Linear(hidden, hidden) if pointwise else None  # = a 1x1 conv per token
         self.up = nn.Linear(hidden, dim)
         self.alpha = nn.Parameter(torch.tensor(float(init_alpha)))
-        nn.init.zeros_(self.up.weight)
-        nn.init.zeros_(self.up.bias)
+        pointwise_convs = [self.pointwise] if self.pointwise is not None else []
+        init_adatad_(self.down, self.up, depthwise=[self.temporal_conv], pointwise=pointwise_convs)
 
     def forward(self, x: torch.Tensor, grid: TokenGrid) -> torch.Tensor:
         grid.check(x)

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 from safetensors.torch import save_file
 from transformers import VideoMAEConfig, VideoMAEModel
 from transformers.models.videomae.modeling_videomae import get_sinusoid_encoding_table
 
 from perception.backbone import MissingCheckpointError, build_adapted_videomae, load_videomae
 from perception.checkpoints import sinusoid_table
+from perception.position_table import TABLE_KEY
 from tests.conftest import TINY_VIDEOMAE
 
 TINY = dict(
@@ -173,13 +175,21 @@ def test_hugging_face_layout_file_with_wrapper_prefix_loads(tmp_path):
     assert _same_outputs(reference, load_videomae(TINY, tmp_path / "hf.safetensors"))
 
 
-def test_sin_cos_position_table_is_accepted_at_any_length_but_learned_ones_are_not(tmp_path):
+def test_stored_sin_cos_table_is_resized_but_learned_ones_are_an_error(tmp_path):
+    """An mmaction2 / OpenTAD export stores its 224 px table (here 2 x 14 x 14 for TINY's 4
+    frames): the model gets it resized to the configured 2 x 2 grid, not a rebuilt one."""
     reference = _hf_model()
     state = _to_original(reference)
-    state["pos_embed"] = get_sinusoid_encoding_table(1568, TINY["hidden_size"])  # a 224 px table
+    state["pos_embed"] = get_sinusoid_encoding_table(2 * 14 * 14, TINY["hidden_size"])  # a 224 px table
     torch.save(state, tmp_path / "fixed.pth")
-    assert _same_outputs(reference, load_videomae(TINY, tmp_path / "fixed.pth"))
-    state["pos_embed"] = torch.randn(1, 1568, TINY["hidden_size"]) * 0.02
+    loaded = load_videomae(TINY, tmp_path / "fixed.pth")
+    table = state["pos_embed"].reshape(2, 14, 14, -1).permute(0, 3, 1, 2).double()
+    expected = F.interpolate(table, size=(2, 2), mode="bicubic", align_corners=False)
+    expected = expected.permute(0, 2, 3, 1).reshape(1, 8, -1).float()
+    assert torch.allclose(loaded.embeddings.position_embeddings, expected, atol=1e-6)
+    weights = {k: v for k, v in loaded.state_dict().items() if k != TABLE_KEY}
+    assert all(torch.equal(v, reference.state_dict()[k]) for k, v in weights.items())
+    state["pos_embed"] = torch.randn(1, 392, TINY["hidden_size"]) * 0.02
     torch.save(state, tmp_path / "learned.pth")
     with pytest.raises(ValueError, match="learned position embeddings"):
         load_videomae(TINY, tmp_path / "learned.pth")
@@ -195,7 +205,11 @@ def test_hugging_face_directory_at_another_resolution_loads_at_the_configured_on
     loaded = load_videomae(TINY, tmp_path / "hf48")
     assert loaded.config.image_size == 32
     ref = {k: v for k, v in reference.state_dict().items()}
-    assert all(torch.equal(v, ref[k]) for k, v in loaded.state_dict().items())
+    weights = {k: v for k, v in loaded.state_dict().items() if k != TABLE_KEY}
+    assert weights.keys() == ref.keys()
+    assert all(torch.equal(v, ref[k]) for k, v in weights.items())
+    # the table: resized from the checkpoint's 3x3 grid (tests/perception/test_position_table.py)
+    assert not torch.allclose(loaded.embeddings.position_embeddings, sinusoid_table(8, 32), atol=1e-2)
 
 
 def test_hugging_face_directory_with_another_architecture_is_an_error(tmp_path):
@@ -256,4 +270,8 @@ def test_backbone_builder_takes_a_checkpoint_file(tmp_path):
     reference = _hf_model()
     torch.save(_to_original(reference), tmp_path / "original.pth")
     backbone = build_adapted_videomae(TINY, pretrained=str(tmp_path / "original.pth"))
-    assert all(torch.equal(v, reference.state_dict()[k]) for k, v in backbone.encoder.state_dict().items())
+    weights = {k: v for k, v in backbone.encoder.state_dict().items() if k != TABLE_KEY}
+    assert weights.keys() == reference.state_dict().keys()
+    assert all(torch.equal(v, reference.state_dict()[k]) for k, v in weights.items())
+    # trained at the configured size (nothing says otherwise): the table as built
+    assert torch.equal(backbone.encoder.embeddings.position_embeddings, sinusoid_table(8, 32))
