@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-assets lint format data clean-outputs
+.PHONY: demo test test-assets lint format data clean-outputs reproduce
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ test-assets:
 		|| { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends chromium >/dev/null 2>&1; } \
 		|| echo "could not install chromium: the browser test will skip"; \
 	fi
+
+## Rerun the README's headline runs on fresh data (3 seeds each, about an hour on 2 cores) and
+## print every figure beside the README's; ARGS="--sweeps" adds the ablation sweeps, ARGS="--seeds 0" one seed.
+reproduce: $(STAMP)
+	$(PY) -m benchmarks.reproduce $(ARGS)
 
 ## Generate only the synthetic dataset.
 data: $(STAMP)

@@ -1,4 +1,18 @@
-"""Seeding every random number generator a run draws from."""
+"""Seeding every random number generator a run draws from, and deterministic kernels.
+
+What makes two runs of one seed differ, and what this platform does about each (issue 15):
+
+- instruction-set-dependent CPU kernels: capped at AVX2 before torch starts (``engine.numerics``);
+- the number of intra-op threads: pinned (``threads`` in the root config; the same numbers came
+  out with 1 and 2 threads on this machine, but nothing promises that for every op);
+- kernels with no deterministic implementation: ``torch.use_deterministic_algorithms`` (with
+  warnings rather than errors for the few CPU ops that have none) and cuDNN's deterministic,
+  non-benchmarking mode on GPUs;
+- data order and augmentation: generators keyed by (seed, epoch) (``engine.sampler``); decoding
+  threads return videos in order; caches are keyed by content and every setting.
+
+What cannot be pinned: results across PyTorch / library versions, and between CPU and GPU.
+"""
 
 from __future__ import annotations
 
@@ -14,3 +28,46 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def make_deterministic(enabled: bool = True, threads: int | None = None) -> dict[str, object]:
+    """Deterministic kernels (``enabled``) and a fixed number of intra-op threads (``threads``,
+    None keeps PyTorch's choice); returns what is in force, for the run's records."""
+    if threads is not None:
+        if threads < 1:
+            raise ValueError(f"threads must be >= 1 or null, got {threads}")
+        torch.set_num_threads(int(threads))
+    torch.use_deterministic_algorithms(enabled, warn_only=True)
+    torch.backends.cudnn.deterministic = enabled
+    torch.backends.cudnn.benchmark = not enabled
+    return {
+        "deterministic": enabled,
+        "threads": torch.get_num_threads(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+    }
+
+
+def describe_environment(numerics: dict[str, object]) -> dict[str, object]:
+    """What a run's numbers depend on besides code, config and data: written beside them
+    (``environment.json``) so two runs that differ can be told apart."""
+    import os
+    import platform
+
+    from engine.numerics import CPU_NUMERICS
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return {
+        **numerics,
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "caps": {name: os.environ.get(name) for name in CPU_NUMERICS},
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "cuda": torch.cuda.is_available(),
+    }

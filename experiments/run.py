@@ -19,6 +19,11 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_ERROR_REPORTING", "false")  # no crash reports to a server
 
+from engine.numerics import pin_cpu_numerics  # noqa: E402  (imports no torch: the caps come first)
+
+pin_cpu_numerics()  # the same kernels on every x86-64 CPU, so one seed gives one result
+
+import json  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -29,6 +34,8 @@ from hydra.utils import instantiate  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from engine import distributed  # noqa: E402
+from engine.seeding import describe_environment, make_deterministic  # noqa: E402
+from perception.atomic import atomic_write_text  # noqa: E402
 
 
 def _forked_children_die_on_sigterm() -> None:
@@ -55,6 +62,11 @@ def main(cfg: DictConfig):
         run_config=OmegaConf.to_container(cfg, resolve=True),
         run_dir=str(run_dir),
     )
+    environment = make_deterministic(cfg.get("deterministic", True), cfg.get("threads"))
+    if distributed.launched_rank() == 0:
+        atomic_write_text(
+            run_dir / "environment.json", json.dumps(describe_environment(environment), indent=2)
+        )
     with logger:
         entry = instantiate(cfg.task.entry)
         return entry(cfg, run_dir=run_dir, logger=logger)

@@ -14,6 +14,7 @@ memory; :func:`frame_to_rgb` resizes a frame and applies its rotation metadata.
 from __future__ import annotations
 
 import heapq
+import warnings
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,11 @@ import numpy as np
 
 class VideoDecodeError(RuntimeError):
     """A video could not be decoded; the message names the file and the reason."""
+
+
+class TruncatedVideo(UserWarning):
+    """A video ends before its header says it does (a cut download, a crashed recorder): it is
+    used as far as it decodes, and the warning names the file and how much was read."""
 
 
 @dataclass(frozen=True)
@@ -222,9 +228,11 @@ class ResampledStream:
     ``fps / s`` gives ``ceil(N / s)`` ticks, the frames ``0, s, 2s, ...`` that training decodes.
 
     After iteration: ``frame_times`` (every decoded frame's time), ``duration`` (last frame's
-    time plus one frame) and ``frames_decoded``. Decoding errors, a stream that ends far short
-    of its declared length (a truncated file) and a stream without frames raise
-    :class:`VideoDecodeError` naming the file.
+    time plus one frame), ``frames_decoded`` and ``truncation``. A truncated or partly corrupt
+    file is decoded as far as it goes: the stream then ends early with a :class:`TruncatedVideo`
+    warning naming the file and how much of its declared length was read, and ``truncation``
+    records it (None for a whole video). A file with no decodable frame at all raises
+    :class:`VideoDecodeError` naming it.
     """
 
     def __init__(self, path: str | Path, rate: float, info: VideoInfo | None = None, threads: bool = True):
@@ -235,6 +243,8 @@ class ResampledStream:
         self.threads = threads
         self.frame_times: list[float] = []
         self.duration = 0.0
+        self.truncation: dict[str, float | str] | None = None
+        self.decode_error: str | None = None  # what FFmpeg said when decoding stopped early
 
     @property
     def frames_decoded(self) -> int:
@@ -268,10 +278,11 @@ class ResampledStream:
                         start = stamp if start is None else start
                         yield stamp - start, frames.popleft()
         except av.error.FFmpegError as error:
-            at = self.frame_times[-1] if self.frame_times else 0.0
-            raise VideoDecodeError(
-                f"{self.path}: corrupt or truncated video, decoding failed after {at:.2f} s ({error})"
-            ) from error
+            if not frames and not self.frame_times:
+                raise VideoDecodeError(
+                    f"{self.path}: corrupt or truncated video, no frame decodes ({error})"
+                ) from error
+            self.decode_error = str(error)  # keep what decoded; __iter__ reports how much
         while frames:
             stamp = heapq.heappop(stamps)
             start = stamp if start is None else start
@@ -299,8 +310,17 @@ class ResampledStream:
         step = 1.0 / self.info.fps if self.info.fps > 0 else 0.0
         self.duration = self.frame_times[-1] + step
         declared = self.info.duration
-        if declared and self.duration < declared - max(1.0, 0.1 * declared):
-            raise VideoDecodeError(
-                f"{self.path}: truncated video, frames stop at {self.duration:.2f} s of the "
-                f"{declared:.2f} s its header declares"
+        short = bool(declared) and self.duration < declared - max(1.0, 0.1 * declared)
+        if short or self.decode_error:
+            self.truncation = {
+                "read_seconds": round(self.duration, 3),
+                "declared_seconds": round(declared, 3) if declared else None,
+                "reason": self.decode_error or "the file ends early",
+            }
+            of = f" of the {declared:.2f} s its header declares" if declared else ""
+            percent = f" ({100 * self.duration / declared:.0f}%)" if declared else ""
+            warnings.warn(
+                f"{self.path}: truncated video, decoded {self.duration:.2f} s{of}{percent}; using what was read",
+                TruncatedVideo,
+                stacklevel=2,
             )

@@ -62,6 +62,7 @@ def timeline_record(prediction: VideoPrediction, extra: dict[str, Any] | None = 
         "rotation": info.rotation,
         "model_frames_per_second": prediction.sample_rate,
         "skeleton_source": prediction.skeleton_source,
+        "truncation": prediction.truncation,  # null for a whole video
         "person_fraction": (
             None if prediction.present is None else round(float(np.mean(prediction.present)), 4)
         ),

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ from detection.predict.report import ReportVideo, write_report
 from detection.predict.video import PredictOptions, VideoPrediction, predict_video
 from perception.atomic import atomic_write_text
 from perception.extract import VIDEO_SUFFIXES
+from perception.video import TruncatedVideo
 from perception.video_preview import write_preview
 
 
@@ -102,6 +104,14 @@ def write_video_outputs(prediction: VideoPrediction, run_dir: Path, preview: str
     written = [timelines / f"{vid}.csv", timelines / f"{vid}.json", timelines / f"{vid}.eaf"]
     written += [run_dir / "frames" / f"{vid}.csv", run_dir / "media" / f"{vid}.mp4"]
     media, notes = prediction.path, []
+    if prediction.truncation:
+        cut = prediction.truncation
+        declared = (
+            f" of the {cut['declared_seconds']:.2f} s its header declares" if cut["declared_seconds"] else ""
+        )
+        notes.append(
+            f"truncated video: only {cut['read_seconds']:.2f} s{declared} could be decoded ({cut['reason']})"
+        )
     try:
         write_timeline_csv(prediction, written[0])
         write_timeline_json(prediction, written[1])
@@ -150,18 +160,25 @@ def run_predict(cfg: DictConfig, run_dir: Path, logger: Any) -> dict[str, Any]:
         print(f"  skipped {len(skipped)} file(s) without a video suffix: {names}")
 
     done: list[ReportVideo] = []
-    tables, failures = [], []
+    tables, failures, truncated = [], [], []
     started = time.perf_counter()
     seconds_of_video = 0.0
     for path, vid in tqdm(list(zip(videos, video_ids(videos), strict=True)), desc="videos", unit="video"):
         try:
-            prediction = predict_video(path, predictor, options, video_id=vid)
+            with warnings.catch_warnings():  # reported per video below, not once per process
+                warnings.simplefilter("ignore", TruncatedVideo)
+                prediction = predict_video(path, predictor, options, video_id=vid)
             done.append(write_video_outputs(prediction, run_dir, settings.get("preview", "auto")))
         except Exception as error:  # one bad file must not stop the rest (as in task=extract)
             failures.append((str(path), one_line(error, path)))
             tqdm.write(f"FAILED {failures[-1][1]}")
             continue
         tables.append(prediction.detections)
+        if prediction.truncation:
+            truncated.append({"video": str(path), **prediction.truncation})
+            tqdm.write(
+                f"WARNING {path}: truncated, used the {prediction.truncation['read_seconds']:.2f} s that decode"
+            )
         seconds_of_video += prediction.duration
         tqdm.write(f"{vid}: {len(prediction.detections)} detections in {prediction.duration:.1f} s of video")
     elapsed = time.perf_counter() - started
@@ -194,7 +211,8 @@ def run_predict(cfg: DictConfig, run_dir: Path, logger: Any) -> dict[str, Any]:
     }
     logger.summary({f"predict/{k}": v for k, v in result.items()})
     listed = [{"video": video, "reason": reason} for video, reason in failures]
-    atomic_write_text(run_dir / "summary.json", json.dumps({**result, "failures": listed}, indent=2))
+    summary_record = {**result, "failures": listed, "truncated": truncated}
+    atomic_write_text(run_dir / "summary.json", json.dumps(summary_record, indent=2))
     print(f"{len(done)} predicted, {len(failures)} failed; outputs in {run_dir}")
     if failures:
         listing = "\n".join(f"  FAILED {reason}" for _, reason in failures)

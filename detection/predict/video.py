@@ -69,6 +69,7 @@ class VideoPrediction:
     present: np.ndarray | None  # per model frame: a person found (None without a skeleton cue)
     skeleton_source: str | None  # where this video's skeletons came from (None without a skeleton cue)
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
+    truncation: dict | None = None  # a truncated file: seconds read, seconds declared, why (else None)
     peak_frames_held: int = 0  # most model frames in memory at once (bounded by the window)
 
     @property
@@ -233,4 +234,5 @@ def predict_video(
         skeleton_source=source,
         timings=dict(clock.seconds),
         peak_frames_held=cues.peak_held,
+        truncation=stream.truncation,
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from perception.video import ResampledStream, VideoDecodeError, frame_to_rgb, probe_video
+from perception.video import ResampledStream, TruncatedVideo, VideoDecodeError, frame_to_rgb, probe_video
 from perception.video_preview import write_preview
 from tests.conftest import write_test_video
 
@@ -119,14 +119,24 @@ def test_audio_only_file_has_no_video_stream(tmp_path):
     _assert_one_line_naming(error, path)
 
 
-def test_truncated_files_are_clear_errors(tmp_path):
+def test_a_truncated_file_decodes_what_it_can_and_says_how_much(tmp_path):
     whole = write_test_video(tmp_path / "whole.mkv", frames=90, container="matroska")
     data = whole.read_bytes()
     cut = tmp_path / "cut.mkv"
     cut.write_bytes(data[: int(len(data) * 0.5)])  # the header still declares 3 s
-    with pytest.raises(VideoDecodeError, match="truncated") as error:
-        list(ResampledStream(cut, 7.5))
-    _assert_one_line_naming(error, cut)
+    stream = ResampledStream(cut, 7.5)
+    with pytest.warns(TruncatedVideo, match="truncated video") as caught:
+        samples = list(stream)
+    message = str(caught[0].message)
+    assert str(cut) in message and "of the 3.00 s its header declares" in message
+    assert 0 < stream.duration < 2.0 and len(samples) == len({s.index for s in samples}) > 0
+    assert stream.truncation["declared_seconds"] == pytest.approx(3.0)
+    assert stream.truncation["read_seconds"] == pytest.approx(stream.duration, abs=1e-3)
+    assert f"{stream.duration:.2f} s" in message
+
+    full = ResampledStream(whole, 7.5)
+    list(full)
+    assert full.truncation is None
 
     mp4 = write_test_video(tmp_path / "whole.mp4", frames=30)  # index at the end of the file
     short = tmp_path / "cut.mp4"

@@ -128,3 +128,27 @@ def test_real_video_with_mislabelled_timestamps(predictor):
     assert prediction.duration == pytest.approx(270 / (2997 / 125), abs=1e-3)
     assert prediction.present.mean() > 0.8
     assert not prediction.info.browser_playable
+
+
+def test_a_truncated_video_is_predicted_as_far_as_it_decodes_and_says_so(predictor, tmp_path):
+    from detection.predict.exports import timeline_record
+    from detection.predict.report import ReportVideo, write_report
+    from detection.predict.run import write_video_outputs
+
+    whole = write_test_video(tmp_path / "whole.mkv", frames=150, size=(32, 24), container="matroska")
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(whole.read_bytes()[: int(whole.stat().st_size * 0.5)])  # header still says 5 s
+    with pytest.warns(UserWarning, match="truncated video"):
+        prediction = predict_video(
+            cut, predictor, PredictOptions(skeleton_source="mediapipe"), progress=False
+        )
+    record = timeline_record(prediction)["truncation"]
+    assert record["declared_seconds"] == pytest.approx(5.0) and 0 < record["read_seconds"] < 4.0
+    assert record["read_seconds"] == pytest.approx(prediction.duration, abs=1e-3)
+    assert (prediction.detections["t_end"] <= prediction.duration + 1e-9).all()
+    shown = write_video_outputs(prediction, tmp_path / "run", preview="never")
+    assert any("truncated video" in note for note in shown.notes)
+    write_report(tmp_path / "run" / "report.html", [shown], summary=[], metrics=None, failures=[])
+    assert "truncated video: only" in (tmp_path / "run" / "report.html").read_text()
+    assert json.loads((tmp_path / "run" / "timelines" / "cut.json").read_text())["truncation"] == record
+    assert isinstance(shown, ReportVideo)
