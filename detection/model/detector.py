@@ -76,6 +76,7 @@ class MicroActionDetector(nn.Module):
         self.fusion = fusion
         self.step_frames, self.image_size = step_frames, image_size
         self.num_classes = num_classes
+        self.dim = dim  # width of every branch's pyramid and head
         self.levels = levels
         self.regression_ranges = [tuple(map(float, r)) for r in regression_ranges]
         self.pyramids = nn.ModuleDict(
