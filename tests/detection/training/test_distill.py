@@ -80,7 +80,7 @@ def test_distill_step_is_zero_for_a_student_equal_to_its_teacher_and_positive_ot
     other.detector.eval()
     losses = other(*_batch())
     assert float(losses["feature_loss"]) > 1e-3 and float(losses["score_loss"]) > 1e-6
-    assert float(losses["loss"]) == pytest.approx(
+    assert losses["loss"].item() == pytest.approx(
         float(losses["feature_loss"] + losses["score_loss"]), rel=1e-5
     )
 
