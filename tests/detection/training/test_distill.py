@@ -152,3 +152,30 @@ def test_tiny_distill_run_gives_an_rgb_only_checkpoint_that_predict_loads(predic
     )
     assert predicted.returncode == 0, predicted.stderr[-3000:]
     assert (tmp_path / "predict" / "timelines" / f"{video.stem}.csv").is_file()
+
+
+def test_the_projection_is_saved_with_the_training_state_and_restored_on_resume(tmp_path):
+    from detection.training.resume import restore_training_state, save_training_state
+    from detection.training.step import build_optimizer
+    from engine.precision import grad_scaler
+
+    def parts(seed: int):
+        step = DistillStep(_detector(dim=16, seed=seed), _detector(dim=32), DistillConfig())
+        optimizer = build_optimizer(step, 1e-3, 0.0)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+        return step, optimizer, scheduler, grad_scaler(torch.device("cpu"), "fp32")
+
+    saved, optimizer, scheduler, scaler = parts(seed=2)
+    with torch.no_grad():  # as if trained: no longer what a fresh step initialises
+        saved.projection.weight.add_(1.0)
+        saved.projection.bias.add_(1.0)
+    path = tmp_path / "checkpoint.pt"
+    save_training_state(path, saved.detector, optimizer, scheduler, scaler, 0, None, saved.auxiliary_state())
+    resumed, optimizer, scheduler, scaler = parts(seed=3)
+    assert not torch.equal(resumed.projection.weight, saved.projection.weight)
+    epoch = restore_training_state(
+        path, resumed.detector, optimizer, scheduler, scaler, torch.device("cpu"), resumed
+    )
+    assert epoch == 1
+    assert torch.equal(resumed.projection.weight, saved.projection.weight)
+    assert torch.equal(resumed.projection.bias, saved.projection.bias)
