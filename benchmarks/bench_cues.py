@@ -39,8 +39,8 @@ import cv2
 import numpy as np
 
 from perception.flow import FlowConfig, dequantize_flow, extract_flow
-from perception.skeleton import SkeletonConfig, extract_skeleton, iter_frames, landmarks_path
-from perception.video import read_video
+from perception.skeleton import SkeletonConfig, extract_skeleton, landmarks_path
+from perception.video import ResampledStream, frame_to_rgb, probe_video, read_video
 
 SYNTHETIC = Path("data/synthetic_mma/test/test0000.mp4")
 MEGAMIND = "/usr/share/doc/opencv-doc/examples/data/Megamind.avi"
@@ -133,6 +133,17 @@ class Video:
     @property
     def has_groundtruth(self) -> bool:
         return landmarks_path(self.path).is_file()
+
+
+def iter_frames(path: Path, stride: int = 1, max_side: int | None = None):
+    """(index, RGB image as displayed) of every ``stride``-th frame, the longer side scaled to
+    at most ``max_side``: the decoding the skeleton extractor does (perception.skeleton's old
+    helper, gone with the streaming extractors)."""
+    info = probe_video(path)
+    scale = min(1.0, max_side / max(info.width, info.height)) if max_side else 1.0
+    width, height = round(info.width * scale) // 2 * 2, round(info.height * scale) // 2 * 2
+    for sample in ResampledStream(path, (info.fps or 30.0) / stride, info):
+        yield sample.index, frame_to_rgb(sample.frame, width, height, info.rotation)
 
 
 def prepare(source: Path, frames: int, folder: Path) -> Video:

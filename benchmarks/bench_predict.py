@@ -2,6 +2,7 @@
 
     python -m benchmarks.bench_predict --ckpt outputs/mmad/<run>/checkpoint.pt
     python -m benchmarks.bench_predict                 # an untrained default model (same cost)
+    python -m benchmarks.bench_predict --cues rgb      # an untrained RGB-only model (task=distill's student)
 
 Why: predict is what users run on their own, often long, videos; the target is the default
 model (tiny VideoMAE at 64 px + DSTA, flow + skeleton, late fusion, frame_stride 4) keeping
@@ -65,8 +66,9 @@ def reencode(source: Path, target: Path, size: tuple[int, int] | None, loops: in
     return target
 
 
-def default_checkpoint(folder: Path) -> Path:
-    """The default model (``task=mmad`` defaults) with untrained weights: the same cost."""
+def default_checkpoint(folder: Path, cues: str = "rgb_flow_skeleton") -> Path:
+    """The default model (``task=mmad`` defaults, with the ``cues`` group given) with untrained
+    weights: the same cost as trained ones."""
     from hydra import compose, initialize_config_dir
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
@@ -75,9 +77,9 @@ def default_checkpoint(folder: Path) -> Path:
 
     configs = Path(__file__).resolve().parents[1] / "configs"
     with initialize_config_dir(config_dir=str(configs), version_base="1.3"):
-        cfg = compose("config", overrides=["task=mmad", "logger=none"])
+        cfg = compose("config", overrides=["task=mmad", "logger=none", f"cues={cues}"])
     model = instantiate(cfg.model)
-    path = folder / "default.pt"
+    path = folder / f"default_{cues}.pt"
     config = json.dumps(OmegaConf.to_container(cfg, resolve=True))
     save_checkpoint(path, {"model": model.state_dict(), "config": config})
     return path
@@ -99,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m benchmarks.bench_predict", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--ckpt", type=Path, help="checkpoint.pt (default: an untrained default model)")
+    parser.add_argument(
+        "--cues", default="rgb_flow_skeleton", help="cues group of the untrained model (without --ckpt)"
+    )
     parser.add_argument("--video", type=Path, action="append", help="time this video instead (repeatable)")
     parser.add_argument("--repeat", type=int, default=2, help="runs per video; the fastest is reported")
     parser.add_argument("--no-long", action="store_true", help="skip the 135 s looped video")
@@ -110,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        checkpoint = args.ckpt or default_checkpoint(folder)
+        checkpoint = args.ckpt or default_checkpoint(folder, args.cues)
         predictor = load_predictor(checkpoint)
         options = PredictOptions()
         if args.video:

@@ -32,6 +32,7 @@ from detection.evaluation.timelines import plot_timelines, write_timelines
 from detection.model.detector import MicroActionDetector
 from detection.training import TrainerConfig, train
 from detection.training.checkpoint import CheckpointMismatch, load_detector
+from detection.training.step import TrainingStep
 from engine import distributed
 from engine.seeding import seed_everything
 from perception.atomic import atomic_write_text
@@ -98,10 +99,11 @@ def fit(
     seed: int,
     resume: bool,
     logger: Any = None,
+    training_step: TrainingStep | None = None,
 ) -> float:
     """Train ``model`` on ``train_set`` into ``checkpoint`` (which records the resolved config
     with the trainer and seed actually used, so the detector can be rebuilt from it); returns
-    the training seconds."""
+    the training seconds. ``training_step``: the loss, when not the detector's own."""
     record = OmegaConf.to_container(cfg, resolve=True)
     record["trainer"] = {**record["trainer"], "epochs": trainer.epochs}
     record["seed"] = seed
@@ -115,6 +117,7 @@ def fit(
         resume=resume,
         logger=logger,
         extra_state={"config": json.dumps(record)},
+        training_step=training_step,
     )
     return time.perf_counter() - started
 
@@ -172,7 +175,25 @@ def train_and_evaluate(cfg: DictConfig, run_dir: Path, logger: Any, device: str)
             cfg, model, train_set, run_dir / "checkpoint.pt", trainer, cfg.seed, cfg.resume, logger
         )
         del train_set
+    return evaluate_and_report(cfg, run_dir, logger, model, root, caches, trainer, train_seconds)
 
+
+def evaluate_and_report(
+    cfg: DictConfig,
+    run_dir: Path,
+    logger: Any,
+    model: MicroActionDetector,
+    root: Path,
+    caches: Mapping[str, CueCache] | None,
+    trainer: TrainerConfig,
+    train_seconds: float | None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Predict the test split with ``model``, evaluate, and write every output of the run
+    (predictions, ``metrics.json`` with ``extra`` added, timelines, error analysis); returns
+    the metrics report (empty on ranks above 0)."""
+    splits = cfg.data.splits
+    trainable, total = model.trainable_parameters(), model.total_parameters()
     test_set = load_split(root, splits.test, cfg.data, model, caches)
     predictions = predict_gathered(model, test_set, trainer.batch_size, trainer.device)
     if predictions is None:  # ranks above 0 are done: rank 0 evaluates and writes
@@ -196,6 +217,7 @@ def train_and_evaluate(cfg: DictConfig, run_dir: Path, logger: Any, device: str)
         "params": {"trainable": trainable, "total": total},
         "cues": model.cues,
         "train_seconds": train_seconds,
+        **(extra or {}),
     }
     atomic_write_text(run_dir / "metrics.json", json.dumps(report, indent=2))
 

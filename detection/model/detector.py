@@ -33,6 +33,7 @@ class Detections:
 
 
 Inputs = dict[str, list[torch.Tensor]]  # cue -> per video tensor, first axis = sampled frames
+Pyramid = tuple[list[torch.Tensor], list[torch.Tensor]]  # per level: features (B, C, T_l), masks (B, 1, T_l)
 
 
 class MicroActionDetector(nn.Module):
@@ -75,6 +76,7 @@ class MicroActionDetector(nn.Module):
         self.fusion = fusion
         self.step_frames, self.image_size = step_frames, image_size
         self.num_classes = num_classes
+        self.dim = dim  # width of every branch's pyramid and head
         self.levels = levels
         self.regression_ranges = [tuple(map(float, r)) for r in regression_ranges]
         self.pyramids = nn.ModuleDict(
@@ -121,39 +123,56 @@ class MicroActionDetector(nn.Module):
             features[name] = torch.cat(out)
         return features
 
-    def branch_outputs(self, inputs: Inputs, feature_mask: torch.Tensor):
-        """Per branch (class logits, boundary distances), each a list over pyramid levels,
-        plus the candidate points and which of them lie on real (unpadded) steps."""
+    def pyramid_features(self, inputs: Inputs, feature_mask: torch.Tensor) -> dict[str, Pyramid]:
+        """Per branch, the temporal pyramid's features (each level ``(B, dim, T_l)``) and
+        masks (``(B, 1, T_l)``): what the heads read, and what distillation matches."""
         branches = self.fusion(self.encode(inputs, feature_mask))
         mask = feature_mask[:, None].float()
-        outputs = []
-        for name, feats in branches.items():
-            pyramid, masks = self.pyramids[name](feats, mask)
-            outputs.append(self.heads[name](pyramid, masks))
+        return {name: self.pyramids[name](feats, mask) for name, feats in branches.items()}
+
+    def head_outputs(self, pyramids: dict[str, Pyramid]):
+        """Per branch (class logits, boundary distances), each a list over pyramid levels,
+        plus the candidate points and which of them lie on real (unpadded) steps."""
+        outputs = [self.heads[name](feats, masks) for name, (feats, masks) in pyramids.items()]
+        masks = next(iter(pyramids.values()))[1]
         points = make_points([f.shape[1] for f in outputs[0][0]], self.regression_ranges)
         valid = torch.cat([m[:, 0] for m in masks], dim=1) > 0  # (B, P)
-        return outputs, points.to(feature_mask.device), valid
+        return outputs, points.to(masks[0].device), valid
+
+    def branch_outputs(self, inputs: Inputs, feature_mask: torch.Tensor):
+        """:meth:`head_outputs` of the inputs' :meth:`pyramid_features`."""
+        return self.head_outputs(self.pyramid_features(inputs, feature_mask))
+
+    @staticmethod
+    def combine(outputs) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """The detector's logits and distances per level: with several branches (late
+        fusion) every level's logits and distances are averaged over the branches."""
+        if len(outputs) == 1:
+            return outputs[0]
+        logits = [torch.stack(level).mean(0) for level in zip(*[o[0] for o in outputs], strict=True)]
+        offsets = [torch.stack(level).mean(0) for level in zip(*[o[1] for o in outputs], strict=True)]
+        return logits, offsets
 
     def forward(self, inputs: Inputs, feature_mask: torch.Tensor):
-        """inputs: cue -> per video tensors; feature_mask: (B, T') bool of real steps.
-        With several branches (late fusion) every level's logits and distances are averaged."""
+        """inputs: cue -> per video tensors; feature_mask: (B, T') bool of real steps."""
         outputs, points, valid = self.branch_outputs(inputs, feature_mask)
-        if len(outputs) == 1:
-            logits, offsets = outputs[0]
-        else:
-            logits = [torch.stack(level).mean(0) for level in zip(*[o[0] for o in outputs], strict=True)]
-            offsets = [torch.stack(level).mean(0) for level in zip(*[o[1] for o in outputs], strict=True)]
+        logits, offsets = self.combine(outputs)
         return logits, offsets, points, valid
 
     def loss(self, inputs: Inputs, feature_mask, segments: list[torch.Tensor], labels: list[torch.Tensor]):
-        """Focal + DIoU losses; ``segments`` per video in feature steps. Returns a dict.
+        """Focal + DIoU losses; ``segments`` per video in feature steps. Returns a dict."""
+        return self.detection_loss(*self.branch_outputs(inputs, feature_mask), segments, labels)
+
+    def detection_loss(
+        self, outputs, points, valid, segments: list[torch.Tensor], labels: list[torch.Tensor]
+    ):
+        """The losses of :meth:`loss` from outputs already computed (:meth:`head_outputs`).
 
         With several branches (late fusion) each branch is trained to detect on its own and
         the losses are averaged, as two-stream networks train each stream: trained only
         through their averaged output, a branch that memorises the training videos (the
         appearance stream does) would leave the others nothing to learn.
         """
-        outputs, points, valid = self.branch_outputs(inputs, feature_mask)
         cls_targets, reg_targets = zip(
             *[
                 assign_targets(points, s, lab, self.num_classes, self.center_radius)

@@ -110,7 +110,9 @@ def timeline_svg(video: ReportVideo) -> str:
     lanes.append(("pred", video.detections))
     for kind, table in lanes:
         for group in BODY_GROUPS:
-            members = table[[action(int(c)).body.index == group.index for c in table["class"]]]
+            # a boolean Series, not a list: an empty list would select no columns, not no rows
+            in_group = [action(int(c)).body.index == group.index for c in table["class"]]
+            members = table[pd.Series(in_group, index=table.index, dtype=bool)]
             rects, height = _rects(members, kind, duration, top)
             label = f"{'GT ' if kind == 'gt' else ''}{group.name}"
             parts.append(

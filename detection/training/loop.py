@@ -83,13 +83,19 @@ def train(
     logger: Any = None,
     extra_state: dict[str, Any] | None = None,
     on_epoch_end: EpochCallback | None = None,
+    training_step: TrainingStep | None = None,
 ) -> list[dict[str, float]]:
     """Train ``model`` in place; returns one dict of mean losses per epoch run now (averaged
-    over ranks when distributed)."""
+    over ranks when distributed). ``training_step``: the loss to optimise, a :class:`TrainingStep`
+    around ``model`` (default: the detector's own loss; ``detection.training.distill`` passes
+    one that also matches a teacher). Its cues are what the batches carry."""
     device = torch.device(config.device)
-    model.to(device)
+    loss_step = training_step if training_step is not None else TrainingStep(model)
+    if loss_step.detector is not model:
+        raise ValueError("the training step must wrap the model being trained")
+    loss_step.to(device)
     main = distributed.is_main_process()
-    step_module: torch.nn.Module = TrainingStep(model)
+    step_module: torch.nn.Module = loss_step
     if distributed.is_distributed():
         # find_unused_parameters: the skeleton encoder skips its BatchNorm on a clip without a person
         step_module = DistributedDataParallel(
@@ -97,7 +103,7 @@ def train(
             device_ids=[device.index] if device.type == "cuda" else None,
             find_unused_parameters=True,
         )
-    optimizer = build_optimizer(model, config.lr, config.weight_decay)
+    optimizer = build_optimizer(loss_step, config.lr, config.weight_decay)
     batches_per_epoch = math.ceil(len(epoch_sampler(dataset, seed, 0)) / config.batch_size)
     groups = accumulation_groups(batches_per_epoch, config.accumulate)
     updates_per_epoch = len(groups)
@@ -106,11 +112,13 @@ def train(
         warmup_cosine(updates_per_epoch * config.epochs, round(updates_per_epoch * config.warmup_epochs)),
     )
     scaler = grad_scaler(device, config.precision)
-    trainable = [p for p in model.parameters() if p.requires_grad]
+    trainable = [p for p in loss_step.parameters() if p.requires_grad]
     start_epoch = 0
     checkpoint_path = Path(checkpoint_path)
     if resume and checkpoint_path.is_file():
-        start_epoch = restore_training_state(checkpoint_path, model, optimizer, scheduler, scaler, device)
+        start_epoch = restore_training_state(
+            checkpoint_path, model, optimizer, scheduler, scaler, device, loss_step
+        )
         if main:
             print(f"resuming from {checkpoint_path} after epoch {start_epoch}/{config.epochs}")
     counts = model.parameter_counts()
@@ -135,7 +143,7 @@ def train(
             model.length_multiple,
             config.augment,
             np.random.default_rng(rng_key),
-            cues=model.cue_specs,
+            cues=loss_step.cue_specs,
         )
         loader = DataLoader(
             dataset,
@@ -204,7 +212,16 @@ def train(
                 f"(cls {summary.get('cls_loss', float('nan')):.4f}, "
                 f"reg {summary.get('reg_loss', float('nan')):.4f}) in {summary['epoch_seconds']:.0f}s"
             )
-            save_training_state(checkpoint_path, model, optimizer, scheduler, scaler, epoch, extra_state)
+            save_training_state(
+                checkpoint_path,
+                model,
+                optimizer,
+                scheduler,
+                scaler,
+                epoch,
+                extra_state,
+                loss_step.auxiliary_state(),
+            )
         if on_epoch_end is not None:
             on_epoch_end(epoch, summary)
     return history

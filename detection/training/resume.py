@@ -24,12 +24,15 @@ def save_training_state(
     scaler: torch.amp.GradScaler,
     epoch: int,
     extra_state: dict[str, Any] | None = None,
+    auxiliary: dict[str, torch.Tensor] | None = None,
 ) -> None:
-    """Everything needed to continue after ``epoch`` (atomically; see ``engine.checkpoint``)."""
+    """Everything needed to continue after ``epoch`` (atomically; see ``engine.checkpoint``);
+    ``auxiliary``: what the training step trains besides the model (``TrainingStep.auxiliary_state``)."""
     save_checkpoint(
         path,
         {
             "model": model.state_dict(),
+            **({"step": auxiliary} if auxiliary else {}),
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),
             "scaler": scaler.state_dict(),
@@ -47,10 +50,14 @@ def restore_training_state(
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     scaler: torch.amp.GradScaler,
     device: torch.device,
+    step: torch.nn.Module | None = None,
 ) -> int:
-    """Load a checkpoint written by :func:`save_training_state`; returns the epoch to start at."""
+    """Load a checkpoint written by :func:`save_training_state` (with ``step``, its auxiliary
+    state too); returns the epoch to start at."""
     state = load_checkpoint(path, map_location=device)
     model.load_state_dict(state["model"])
+    if step is not None and state.get("step"):
+        step.load_auxiliary_state(state["step"])
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     if state.get("scaler"):  # empty when saved by an fp32/bf16 run

@@ -22,6 +22,22 @@ class TrainingStep(torch.nn.Module):
     def forward(self, inputs, feature_mask, segments, labels) -> dict[str, torch.Tensor]:
         return self.detector.loss(inputs, feature_mask, segments, labels)
 
+    @property
+    def cue_specs(self) -> dict:
+        """The cues every batch must carry (the loop's collate builds them)."""
+        return self.detector.cue_specs
+
+    def auxiliary_state(self) -> dict[str, torch.Tensor]:
+        """What the step trains besides the detector (none here; a distillation step's
+        projection), saved with the detector so a resumed run continues exactly."""
+        return {k: v for k, v in self.state_dict().items() if not k.startswith("detector.")}
+
+    def load_auxiliary_state(self, state: dict[str, torch.Tensor]) -> None:
+        missing, unexpected = self.load_state_dict(state, strict=False)
+        missing = [k for k in missing if not k.startswith("detector.")]
+        if missing or unexpected:
+            raise KeyError(f"training-step state does not fit: missing {missing}, unexpected {unexpected}")
+
 
 def build_optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
     """AdamW over trainable parameters; no decay on biases, norms and scalar gates."""

@@ -157,6 +157,14 @@ def test_timeline_csv_and_json_agree(prediction, tmp_path):
     assert record["duration"] == 4.5 and record["person_fraction"] == 0.5
 
 
+def test_report_of_a_video_without_detections_draws_empty_lanes(prediction, tmp_path):
+    empty = prediction.detections.iloc[0:0]  # a model that found nothing (an untrained student)
+    report = tmp_path / "run" / "report.html"
+    write_report(report, [ReportVideo("clip", prediction.path, 4.5, empty)], metrics=None, failures=[])
+    page = report.read_text()
+    assert page.count('class="seg pred"') == 0 and page.count('class="lane-bg pred"') == len(BODY_GROUPS)
+
+
 def test_report_draws_one_segment_per_detection_and_ground_truth(prediction, tmp_path):
     truth = DETECTIONS[["video_id", "t_start", "t_end", "class"]].head(2)
     report = tmp_path / "run" / "report.html"
