@@ -38,6 +38,7 @@ from perception.atomic import atomic_write_text
 from perception.cue_cache import CueCache
 from perception.dataset_root import prepare_data
 from perception.extract import ExtractionFailed, build_caches, extract_cues
+from perception.skeleton import source_label
 
 
 def build_trainer(cfg: DictConfig, device: str | None = None, **overrides: Any) -> TrainerConfig:
@@ -160,8 +161,11 @@ def train_and_evaluate(cfg: DictConfig, run_dir: Path, logger: Any, device: str)
     model = evaluated_checkpoint(cfg, device) if cfg.get("ckpt") else instantiate(cfg.model)
     trainable, total = model.trainable_parameters(), model.total_parameters()
     caches = build_caches(cfg)
+    skeletons = source_label(cfg.skeleton.source) if "skeleton" in model.cues else None
     if distributed.is_main_process():
         print(f"detector ({'+'.join(model.cues)}): {trainable:,} trainable / {total:,} parameters")
+        if skeletons:
+            print(f"skeletons: {skeletons}")
     logger.summary({"params/trainable": trainable, "params/total": total})
 
     splits = cfg.data.splits
@@ -195,6 +199,7 @@ def train_and_evaluate(cfg: DictConfig, run_dir: Path, logger: Any, device: str)
         "permuted_labels_action_avg": control,
         "params": {"trainable": trainable, "total": total},
         "cues": model.cues,
+        "skeleton_source": skeletons,  # "groundtruth (oracle)" marks an upper bound, not a result
         "train_seconds": train_seconds,
     }
     atomic_write_text(run_dir / "metrics.json", json.dumps(report, indent=2))
