@@ -16,3 +16,17 @@ def test_demo_takes_mediapipe_skeletons_and_the_groundtruth_oracle_is_labelled()
     oracle = compose_root("task=mmad", "data.skeleton_source=groundtruth")
     assert source_label(oracle.skeleton.source) == "groundtruth (oracle)"
     assert source_label(demo.skeleton.source) == "mediapipe"
+
+
+def test_real_sizes_use_actionformers_transformer_head_and_the_demo_the_conv_head():
+    for size in ("videomae_s", "videomae_b"):
+        real = compose_root("task=mmad", f"model={size}")
+        assert real.model.neck._target_ == "detection.model.transformer_neck.TransformerPyramid"
+        assert (real.model.dim, real.model.neck.path_drop, real.model.head.norm) == (512, 0.1, "layer")
+        assert real.model.neck.standardize is False  # pretrained features keep their scale
+        assert compose_root("task=mmad", f"model={size}", "head=conv").model.neck._target_.endswith(
+            "head.TemporalPyramid"
+        )
+    demo = compose_root("task=mmad")
+    assert demo.model.neck._target_ == "detection.model.head.TemporalPyramid"
+    assert compose_root("task=mmad", "head=transformer").model.head.norm == "layer"
