@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +75,9 @@ def build_dataset(
         desc=f"decoding {desc}",
         caches=caches,
         cues=model.cue_specs,
+        fit=data_cfg.get("fit", "squash"),
+        stream=data_cfg.get("stream", False),
+        cache_mb=data_cfg.get("frame_cache_mb", 1024),
     )
 
 
@@ -99,6 +102,7 @@ def fit(
     seed: int,
     resume: bool,
     logger: Any = None,
+    validate: Callable[[MicroActionDetector], float | None] | None = None,
 ) -> float:
     """Train ``model`` on ``train_set`` into ``checkpoint`` (which records the resolved config
     with the trainer and seed actually used, so the detector can be rebuilt from it); returns
@@ -116,8 +120,27 @@ def fit(
         resume=resume,
         logger=logger,
         extra_state={"config": json.dumps(record)},
+        validate=validate,
     )
     return time.perf_counter() - started
+
+
+def validation_score(
+    val_set: MMADataset, batch_size: int, device: str, protocol: str
+) -> Callable[[MicroActionDetector], float | None]:
+    """The score that picks the best epoch (``trainer.validate_every``): action Avg mAP on the
+    validation split (rank 0's; None on the others)."""
+
+    def score(model: MicroActionDetector) -> float | None:
+        predictions = predict_gathered(model, val_set, batch_size, device)
+        if predictions is None:
+            return None
+        gt = annotations_to_frame(
+            {s.video_id: a for s, a in zip(val_set.samples, val_set.annotations, strict=True)}
+        )
+        return float(evaluate_detection(gt, predictions, protocol=protocol)["action"]["avg"])
+
+    return score
 
 
 def run_mmad(cfg: DictConfig, run_dir: Path, logger: Any) -> dict[str, Any]:
@@ -172,10 +195,14 @@ def train_and_evaluate(cfg: DictConfig, run_dir: Path, logger: Any, device: str)
     train_seconds = None
     if not cfg.get("ckpt"):
         train_set = load_split(root, splits.train, cfg.data, model, caches)
+        validate = None
+        if trainer.validate_every:  # the best epoch on the validation split is the one tested
+            val_set = load_split(root, splits.val, cfg.data, model, caches)
+            validate = validation_score(val_set, trainer.batch_size, trainer.device, cfg.task.eval.protocol)
         train_seconds = fit(
-            cfg, model, train_set, run_dir / "checkpoint.pt", trainer, cfg.seed, cfg.resume, logger
+            cfg, model, train_set, run_dir / "checkpoint.pt", trainer, cfg.seed, cfg.resume, logger, validate
         )
-        del train_set
+        del train_set, validate
 
     test_set = load_split(root, splits.test, cfg.data, model, caches)
     predictions = predict_gathered(model, test_set, trainer.batch_size, trainer.device)

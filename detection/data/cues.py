@@ -79,7 +79,7 @@ class RGBCue(Cue):
         return backbone
 
     def stored(self, sample: Any, name: str) -> np.ndarray:
-        return sample.frames
+        return np.asarray(sample.frames)  # decodes streamed frames (detection.data.dataset)
 
     def model_input(self, compact, mirror=False, augment=None, rng=None) -> torch.Tensor:
         frames = compact

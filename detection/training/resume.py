@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.optim.swa_utils import AveragedModel
 
 from engine.checkpoint import load_checkpoint, save_checkpoint
 
@@ -24,11 +25,18 @@ def save_training_state(
     scaler: torch.amp.GradScaler,
     epoch: int,
     extra_state: dict[str, Any] | None = None,
+    ema: AveragedModel | None = None,
 ) -> None:
-    """Everything needed to continue after ``epoch`` (atomically; see ``engine.checkpoint``)."""
+    """Everything needed to continue after ``epoch`` (atomically; see ``engine.checkpoint``).
+    With a moving average of the weights, ``ema_model`` holds its detector weights (what
+    evaluation and predict load) and ``ema_averaged`` its update count."""
+    averaged = {}
+    if ema is not None:
+        averaged = {"ema_model": ema.module.state_dict(), "ema_averaged": ema.n_averaged.clone()}
     save_checkpoint(
         path,
         {
+            **averaged,
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),
@@ -47,10 +55,14 @@ def restore_training_state(
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     scaler: torch.amp.GradScaler,
     device: torch.device,
+    ema: AveragedModel | None = None,
 ) -> int:
     """Load a checkpoint written by :func:`save_training_state`; returns the epoch to start at."""
     state = load_checkpoint(path, map_location=device)
     model.load_state_dict(state["model"])
+    if ema is not None and "ema_model" in state:
+        ema.module.load_state_dict(state["ema_model"])
+        ema.n_averaged.copy_(state["ema_averaged"])
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     if state.get("scaler"):  # empty when saved by an fp32/bf16 run
