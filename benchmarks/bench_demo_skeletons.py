@@ -38,13 +38,13 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 def landmark_errors(entry: dict[str, np.ndarray], truth: np.ndarray) -> tuple[np.ndarray, int, int]:
-    """(errors of every landmark of every frame where both have the person, frames where
+    """((frames, 33) errors of every landmark of every frame where both have the person, frames where
     MediaPipe found the person, frames where the ground truth has one)."""
     index = entry["frame_indices"]
     true = truth[index, :, :2]
     found = entry["present"] & np.isfinite(true).all(axis=(-1, -2))
     distance = np.linalg.norm(entry["landmarks"][found, :, :2] - true[found], axis=-1)
-    return distance.ravel(), int(entry["present"].sum()), int(np.isfinite(true).all(axis=(-1, -2)).sum())
+    return distance, int(entry["present"].sum()), int(np.isfinite(true).all(axis=(-1, -2)).sum())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         error, present, frames = landmark_errors(entry, read_groundtruth(video))
         errors.append(error)
         found, truth_frames = found + present, truth_frames + frames
-    errors = np.concatenate(errors)
+    per_landmark = np.concatenate(errors)  # (frames, 33)
+    errors = per_landmark.ravel()
     report = {
         "videos": len(videos),
         "extracted": summary.extracted,
@@ -90,6 +91,11 @@ def main(argv: list[str] | None = None) -> int:
         "median_landmark_error": float(np.median(errors)),
         "p90_landmark_error": float(np.quantile(errors, 0.9)),
         "mean_landmark_error": float(errors.mean()),
+        # MediaPipe's 33 points: 0-10 face, 11-22 arms and hands, 23-32 hips and legs
+        "median_landmark_error_by_part": {
+            part: float(np.median(per_landmark[:, lo:hi]))
+            for part, (lo, hi) in {"face": (0, 11), "arms": (11, 23), "legs": (23, 33)}.items()
+        },
         "error_unit": "fraction of the image side (image-normalised x, y)",
         "machine": f"{platform.machine()}, nproc {os.cpu_count()}, Python {platform.python_version()}",
     }
