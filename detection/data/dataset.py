@@ -4,8 +4,9 @@ Frames (every ``frame_stride``-th frame, resized to the model's input size by ``
 either decoded once and kept in memory as uint8 (``stream=False``: the demo trains for many
 epochs on a few hundred short videos, and decoding dominated the epoch time otherwise), or
 streamed from disk (``stream=True``, ``perception.frame_cache``): decoded when a batch needs
-them, the clip a temporal crop takes only, through a cache bounded to ``cache_mb``, so memory
-does not grow with the dataset (real MMA-52 decoded whole would need about 54 GB).
+them, the clip a temporal crop takes only, through a cache bounded to ``cache_mb``, and the
+other cues read from the cue cache per batch (:class:`CachedCue`), so memory does not grow with
+the dataset (real MMA-52 decoded whole would need about 54 GB).
 
 Cues other than RGB (flow, skeleton) come from the cue cache (``perception.cue_cache``),
 resampled to the decoded frames by their :class:`~detection.data.cues.Cue` (``align``).
@@ -51,9 +52,40 @@ class VideoSample:
 TRUNCATION_KEEP = 0.5  # a cut action stays a target when this share of it remains (ActionFormer's)
 
 
+@dataclass(frozen=True)
+class CachedCue:
+    """A cue left in the cue cache until a batch needs it (``stream=True``): read, aligned to
+    the decoded frames and cut to the window ``[start, stop)`` on :meth:`resolve`, so its
+    arrays (flow: 8 KB per frame) are not held for the whole dataset either."""
+
+    cache: CueCache
+    cue: Cue
+    path: Path
+    frame_count: int
+    frame_stride: int
+    start: int = 0
+    stop: int | None = None
+
+    def __getitem__(self, key: slice) -> CachedCue:
+        window = range(self.start, self.frame_count if self.stop is None else self.stop)[key]
+        return replace(self, start=window.start, stop=window.stop)
+
+    def resolve(self) -> dict:
+        arrays = self.cache.load(self.path)
+        if arrays is None:
+            raise FileNotFoundError(
+                f"{self.path}: its {self.cache.cue} cue left the cue cache ({self.cache.root})"
+            )
+        aligned = self.cue.align(arrays, self.frame_count, self.frame_stride)
+        stop = self.frame_count if self.stop is None else self.stop
+        return _slice_time(aligned, self.start, stop, self.frame_count)
+
+
 def _slice_time(value: Any, start: int, stop: int, length: int) -> Any:
     """A cue's compact data cut to frames [start, stop): arrays (and arrays in dicts) whose
     first axis is the video's frames are sliced, anything else (e.g. flow's clip) is kept."""
+    if isinstance(value, CachedCue):
+        return value[start:stop]
     if isinstance(value, dict):
         return {k: _slice_time(v, start, stop, length) for k, v in value.items()}
     if isinstance(value, np.ndarray) and value.ndim >= 1 and len(value) == length:
@@ -140,6 +172,8 @@ class MMADataset(Dataset):
                     aligned[name] = (cues or {})[name].align(arrays, len(frames), frame_stride)
                 except (KeyError, ValueError) as error:
                     raise ValueError(f"{path}: unusable {name} cue ({error})") from error
+                if self.frame_cache is not None:  # checked above; read again when a batch needs it
+                    aligned[name] = CachedCue(cache, cues[name], Path(path), len(frames), frame_stride)
             return VideoSample(
                 annotation.video_id,
                 frames,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from detection.data.annotations import read_mma52_csv
 from detection.data.dataset import MMADataset
@@ -103,3 +104,32 @@ def test_predict_streams_frames_with_the_geometry_training_used(tmp_path):
     assert streamed.shape == trained.shape == (4, 20, 20, 3)
     error = np.abs(streamed.astype(float) - trained).mean()
     assert error < 8 < np.abs(streamed.astype(float) - squashed).mean()
+
+
+def test_streamed_batches_equal_eager_ones_cues_and_temporal_crops_included(
+    tiny_synthetic_root, train_videos, tmp_path
+):
+    """The whole training input (frames and skeletons, cropped in time) is the same streamed."""
+    from detection.data.cues import RGBCue, SkeletonCue
+    from detection.data.dataset import CachedCue, Collate
+    from perception.cue_cache import CueCache
+    from perception.skeleton import SkeletonConfig
+
+    extractor = SkeletonConfig(source="groundtruth", frame_stride=4)
+    cache = CueCache(tmp_path / "cues", "skeleton", {"source": "groundtruth", "frame_stride": 4}, extractor)
+    cues = {"rgb": RGBCue(), "skeleton": SkeletonCue(extractor, encoder=None)}
+    common = dict(frame_stride=4, image_size=32, tubelet=2, caches={"skeleton": cache}, cues=cues)
+    eager = MMADataset(train_videos, tiny_synthetic_root / "train", **common)
+    streamed = MMADataset(train_videos, tiny_synthetic_root / "train", stream=True, cache_mb=0.3, **common)
+    assert all(isinstance(s.cues["skeleton"], CachedCue) for s in streamed.samples)
+    batches = []
+    for dataset in (eager, streamed):
+        collate = Collate(2, 8, rng=np.random.default_rng(5), cues=cues, temporal_crop=(0.5, 0.9))
+        batches.append([collate(dataset.samples[i : i + 2]) for i in range(0, len(dataset), 2)])
+    for a, b in zip(*batches, strict=True):
+        assert torch.equal(a.feature_mask, b.feature_mask)
+        for cue in cues:
+            for x, y in zip(a.inputs[cue], b.inputs[cue], strict=True):
+                assert torch.equal(x, y)
+        for x, y in zip(a.segments, b.segments, strict=True):
+            assert torch.equal(x, y)
