@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ from perception.atomic import atomic_write_text
 from perception.cue_cache import CueCache
 from perception.dataset_root import prepare_data
 from perception.extract import ExtractionFailed, build_caches, extract_cues
+from perception.skeleton import source_label
 
 
 def build_trainer(cfg: DictConfig, device: str | None = None, **overrides: Any) -> TrainerConfig:
@@ -75,6 +76,9 @@ def build_dataset(
         desc=f"decoding {desc}",
         caches=caches,
         cues=model.cue_specs,
+        fit=data_cfg.get("fit", "squash"),
+        stream=data_cfg.get("stream", False),
+        cache_mb=data_cfg.get("frame_cache_mb", 1024),
     )
 
 
@@ -100,6 +104,7 @@ def fit(
     resume: bool,
     logger: Any = None,
     training_step: TrainingStep | None = None,
+    validate: Callable[[MicroActionDetector], float | None] | None = None,
 ) -> float:
     """Train ``model`` on ``train_set`` into ``checkpoint`` (which records the resolved config
     with the trainer and seed actually used, so the detector can be rebuilt from it); returns
@@ -118,8 +123,27 @@ def fit(
         logger=logger,
         extra_state={"config": json.dumps(record)},
         training_step=training_step,
+        validate=validate,
     )
     return time.perf_counter() - started
+
+
+def validation_score(
+    val_set: MMADataset, batch_size: int, device: str, protocol: str
+) -> Callable[[MicroActionDetector], float | None]:
+    """The score that picks the best epoch (``trainer.validate_every``): action Avg mAP on the
+    validation split (rank 0's; None on the others)."""
+
+    def score(model: MicroActionDetector) -> float | None:
+        predictions = predict_gathered(model, val_set, batch_size, device)
+        if predictions is None:
+            return None
+        gt = annotations_to_frame(
+            {s.video_id: a for s, a in zip(val_set.samples, val_set.annotations, strict=True)}
+        )
+        return float(evaluate_detection(gt, predictions, protocol=protocol)["action"]["avg"])
+
+    return score
 
 
 def run_mmad(cfg: DictConfig, run_dir: Path, logger: Any) -> dict[str, Any]:
@@ -163,18 +187,33 @@ def train_and_evaluate(cfg: DictConfig, run_dir: Path, logger: Any, device: str)
     model = evaluated_checkpoint(cfg, device) if cfg.get("ckpt") else instantiate(cfg.model)
     trainable, total = model.trainable_parameters(), model.total_parameters()
     caches = build_caches(cfg)
+    skeletons = source_label(cfg.skeleton.source) if "skeleton" in model.cues else None
     if distributed.is_main_process():
         print(f"detector ({'+'.join(model.cues)}): {trainable:,} trainable / {total:,} parameters")
+        if skeletons:
+            print(f"skeletons: {skeletons}")
     logger.summary({"params/trainable": trainable, "params/total": total})
 
     splits = cfg.data.splits
     train_seconds = None
     if not cfg.get("ckpt"):
         train_set = load_split(root, splits.train, cfg.data, model, caches)
+        validate = None
+        if trainer.validate_every:  # the best epoch on the validation split is the one tested
+            val_set = load_split(root, splits.val, cfg.data, model, caches)
+            validate = validation_score(val_set, trainer.batch_size, trainer.device, cfg.task.eval.protocol)
         train_seconds = fit(
-            cfg, model, train_set, run_dir / "checkpoint.pt", trainer, cfg.seed, cfg.resume, logger
+            cfg,
+            model,
+            train_set,
+            run_dir / "checkpoint.pt",
+            trainer,
+            cfg.seed,
+            cfg.resume,
+            logger,
+            validate=validate,
         )
-        del train_set
+        del train_set, validate
     return evaluate_and_report(cfg, run_dir, logger, model, root, caches, trainer, train_seconds)
 
 
@@ -194,6 +233,7 @@ def evaluate_and_report(
     the metrics report (empty on ranks above 0)."""
     splits = cfg.data.splits
     trainable, total = model.trainable_parameters(), model.total_parameters()
+    skeletons = source_label(cfg.skeleton.source) if "skeleton" in model.cues else None
     test_set = load_split(root, splits.test, cfg.data, model, caches)
     predictions = predict_gathered(model, test_set, trainer.batch_size, trainer.device)
     if predictions is None:  # ranks above 0 are done: rank 0 evaluates and writes
@@ -216,6 +256,7 @@ def evaluate_and_report(
         "permuted_labels_action_avg": control,
         "params": {"trainable": trainable, "total": total},
         "cues": model.cues,
+        "skeleton_source": skeletons,  # "groundtruth (oracle)" marks an upper bound, not a result
         "train_seconds": train_seconds,
         **(extra or {}),
     }

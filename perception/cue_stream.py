@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from perception.video import Sample, VideoDecodeError, VideoInfo, frame_to_rgb
+from perception.video import FITS, Sample, VideoDecodeError, VideoInfo, center_crop_box, frame_to_rgb
 
 Clock = Callable[[str], AbstractContextManager]
 
@@ -72,9 +72,22 @@ class CueStream(ExitStack):
         train_fps: float,
         extractors: Mapping[str, StreamingExtractor],
         clock: Clock | None = None,
+        fit: str = "squash",
     ) -> None:
         super().__init__()
         self.info, self.size = info, image_size
+        # the frame geometry training used (perception.video.fit_frames): the whole frame
+        # squashed, or the short side at image_size and the centre crop of it
+        self.scaled, self.crop = (image_size, image_size), None
+        if fit == "center_crop":
+            factor = image_size / min(info.width, info.height)
+            self.scaled = (
+                max(image_size, round(info.width * factor)),
+                max(image_size, round(info.height * factor)),
+            )
+            self.crop = center_crop_box(self.scaled[1], self.scaled[0], image_size)
+        elif fit != "squash":
+            raise ValueError(f"unknown frame fit {fit!r}; valid: {', '.join(FITS)}")
         self.clock = clock or (lambda _stage: nullcontext())
         self.unit = math.gcd(frame_stride, *[e.clock_stride(frame_stride) for e in extractors.values()])
         self.grid_rate = train_fps / self.unit
@@ -105,7 +118,10 @@ class CueStream(ExitStack):
         rgb = None
         if sample.index % self.rgb_every == 0:
             with self.clock("rgb"):
-                rgb = frame_to_rgb(sample.frame, self.size, self.size, self.info.rotation)
+                rgb = frame_to_rgb(sample.frame, *self.scaled, self.info.rotation)
+                if self.crop is not None:
+                    x0, y0, w, h = self.crop
+                    rgb = np.ascontiguousarray(rgb[y0 : y0 + h, x0 : x0 + w])
             self.rgb.append(rgb)
             self.source_index.append(sample.source_index)
             self.peak_held = max(self.peak_held, len(self.rgb))

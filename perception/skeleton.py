@@ -33,6 +33,7 @@ import numpy as np
 from perception.video import ResampledStream, VideoDecodeError, VideoInfo, frame_to_rgb, probe_video
 
 SOURCES = ("mediapipe", "groundtruth")
+ORACLE_SOURCES = ("groundtruth",)  # sources no real video has: results from them are upper bounds
 PREDICT_SOURCES = ("auto",) + SOURCES
 BUNDLED_COMPLEXITY = 1
 NUM_LANDMARKS = 33
@@ -100,6 +101,12 @@ class SkeletonConfig:
         if self.frame_stride != frame_stride:
             config = replace(self, smoothing=round(self.smoothing * self.frame_stride / frame_stride))
         return SkeletonStream(config, info, every=rgb_every)
+
+
+def source_label(source: str) -> str:
+    """How a run names its skeleton source in its outputs: the generator's landmarks are an
+    oracle (no real video has them), so a result obtained with them says so wherever it goes."""
+    return f"{source} (oracle)" if source in ORACLE_SOURCES else source
 
 
 def _check(config: SkeletonConfig) -> None:

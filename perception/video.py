@@ -40,21 +40,44 @@ class DecodedVideo:
     stride: int
 
 
-def _read_with_decord(path: Path, stride: int, size: int | None) -> DecodedVideo:
+def _decode_size(path: Path, size: int | None, fit: str) -> tuple[int, int] | None:
+    """(width, height) the decoder scales to: ``size`` squared, or for ``center_crop`` the
+    short side at ``size`` (the crop follows), from the file's header."""
+    if not size:
+        return None
+    if fit == "squash":
+        return size, size
+    info = probe_video(path)
+    factor = size / min(info.width, info.height)
+    return max(size, round(info.width * factor)), max(size, round(info.height * factor))
+
+
+def _read_with_decord(
+    path: Path, stride: int, size: int | None, fit: str, window: tuple[int, int] | None
+) -> DecodedVideo:
     import decord
 
-    kwargs = {"width": size, "height": size} if size else {}
+    scaled = _decode_size(path, size, fit)
+    kwargs = {"width": scaled[0], "height": scaled[1]} if scaled else {}
     reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1, **kwargs)
     total = len(reader)
     if total == 0:
         raise VideoDecodeError(f"{path}: the video has no frames")
-    frames = reader.get_batch(list(range(0, total, stride))).asnumpy()
+    sampled = range(0, total, stride)
+    if window is not None:
+        sampled = sampled[window[0] : window[1]]
+    frames = reader.get_batch(list(sampled)).asnumpy()
+    if size:
+        frames = fit_frames(frames, size, fit)
     return DecodedVideo(frames, float(reader.get_avg_fps()), total, stride)
 
 
-def _read_with_pyav(path: Path, stride: int, size: int | None) -> DecodedVideo:
+def _read_with_pyav(
+    path: Path, stride: int, size: int | None, fit: str, window: tuple[int, int] | None
+) -> DecodedVideo:
     import av
 
+    first, stop = window if window is not None else (0, None)
     frames: list[np.ndarray] = []
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
@@ -62,22 +85,64 @@ def _read_with_pyav(path: Path, stride: int, size: int | None) -> DecodedVideo:
         total = 0
         for index, frame in enumerate(container.decode(stream)):
             total += 1
-            if index % stride:
+            if index % stride or not first <= index // stride < (stop if stop is not None else total + 1):
                 continue
             image = frame.to_ndarray(format="rgb24")
-            if size:
-                image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
-            frames.append(image)
+            frames.append(fit_frames(image[None], size, fit)[0] if size else image)
     if not frames:
         raise VideoDecodeError(f"{path}: the video has no frames")
     return DecodedVideo(np.stack(frames), fps, total, stride)
 
 
-def read_video(path: str | Path, stride: int = 1, size: int | None = None) -> DecodedVideo:
+def resize_short_side(frames: np.ndarray, size: int) -> np.ndarray:
+    """(T, H, W, 3) -> short side ``size``, aspect kept (no-op when it already is)."""
+    height, width = frames.shape[1:3]
+    if min(height, width) == size:
+        return frames
+    factor = size / min(height, width)
+    new = (max(1, round(width * factor)), max(1, round(height * factor)))
+    interpolation = cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR
+    return np.stack([cv2.resize(frame, new, interpolation=interpolation) for frame in frames])
+
+
+def center_crop_box(height: int, width: int, size: int) -> tuple[int, int, int, int]:
+    """(x0, y0, crop_w, crop_h) of the centred ``size`` x ``size`` crop (clipped to the frame)."""
+    size_w, size_h = min(size, width), min(size, height)
+    return (width - size_w) // 2, (height - size_h) // 2, size_w, size_h
+
+
+FITS = ("squash", "center_crop")
+
+
+def fit_frames(frames: np.ndarray, size: int, fit: str = "squash") -> np.ndarray:
+    """(T, H, W, 3) frames -> (T, size, size, 3): ``squash`` resizes the whole frame (aspect
+    not kept); ``center_crop`` resizes the short side to ``size`` and keeps the centre, as
+    AdaTAD's test pipeline does (frames already the right size are returned as they are)."""
+    if fit not in FITS:
+        raise ValueError(f"unknown frame fit {fit!r}; valid: {', '.join(FITS)}")
+    if frames.shape[1:3] == (size, size):
+        return frames
+    if fit == "squash":
+        return np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in frames])
+    frames = resize_short_side(frames, size)
+    x0, y0, w, h = center_crop_box(frames.shape[1], frames.shape[2], size)
+    return np.ascontiguousarray(frames[:, y0 : y0 + h, x0 : x0 + w])
+
+
+def read_video(
+    path: str | Path,
+    stride: int = 1,
+    size: int | None = None,
+    fit: str = "squash",
+    window: tuple[int, int] | None = None,
+) -> DecodedVideo:
     """Decode every ``stride``-th frame of ``path``, resized to ``size`` x ``size`` if given.
 
-    The frame is resized without keeping the aspect ratio: the detector sees the whole
-    frame, and micro-actions happen anywhere on the body, so cropping would lose some.
+    ``fit`` (:func:`fit_frames`): ``squash`` resizes without keeping the aspect ratio (the
+    detector sees the whole frame; the synthetic videos are square anyway); ``center_crop``
+    resizes the short side and keeps the centre, AdaTAD's test geometry for real videos.
+    ``window=(a, b)`` decodes only the sampled frames ``a <= i < b`` (of those every-``stride``
+    frames): the same frames as the whole decode gives there, for streaming clips from disk.
     """
     path = Path(path)
     if stride < 1:
@@ -85,9 +150,11 @@ def read_video(path: str | Path, stride: int = 1, size: int | None = None) -> De
     if not path.is_file():
         raise VideoDecodeError(f"{path}: no such video file")
     errors = []
+    if fit not in FITS:
+        raise ValueError(f"unknown frame fit {fit!r}; valid: {', '.join(FITS)}")
     for reader in (_read_with_decord, _read_with_pyav):
         try:
-            return reader(path, stride, size)
+            return reader(path, stride, size, fit, window)
         except VideoDecodeError:
             raise
         except Exception as error:  # decoder libraries raise many types; try the next one

@@ -24,21 +24,11 @@ import numpy as np
 import torch
 
 from perception.skeleton import MIRROR_ORDER
+from perception.video import center_crop_box, resize_short_side
 
 IMAGENET_MEAN = np.array([123.675, 116.28, 103.53], dtype=np.float32)
 IMAGENET_STD = np.array([58.395, 57.12, 57.375], dtype=np.float32)
 MULTISCALE = (1.0, 0.875, 0.75, 0.66)
-
-
-def resize_short_side(frames: np.ndarray, size: int) -> np.ndarray:
-    """(T, H, W, 3) -> short side ``size``, aspect kept (no-op when it already is)."""
-    height, width = frames.shape[1:3]
-    if min(height, width) == size:
-        return frames
-    factor = size / min(height, width)
-    new = (max(1, round(width * factor)), max(1, round(height * factor)))
-    interpolation = cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR
-    return np.stack([cv2.resize(frame, new, interpolation=interpolation) for frame in frames])
 
 
 def multiscale_crop_box(
@@ -58,11 +48,6 @@ def multiscale_crop_box(
     ]  # fmt: skip
     x0, y0 = offsets[rng.integers(len(offsets))]
     return x0, y0, crop_w, crop_h
-
-
-def center_crop_box(height: int, width: int, size: int) -> tuple[int, int, int, int]:
-    size_w, size_h = min(size, width), min(size, height)
-    return (width - size_w) // 2, (height - size_h) // 2, size_w, size_h
 
 
 @dataclass(frozen=True)

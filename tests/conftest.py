@@ -285,3 +285,14 @@ def write_mp4(path: Path, frames: np.ndarray, fps: float = 25.0) -> Path:
             container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
         container.mux(stream.encode())
     return path
+
+
+def compose_root(*overrides: str):
+    """The root config as ``experiments/run.py`` composes it with these overrides (resolved
+    lazily, as in a run)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "configs"), version_base="1.3"):
+        return compose("config", overrides=list(overrides))

@@ -52,8 +52,10 @@ class Cue:
 
     def stored(self, sample: Any, name: str) -> Any:
         """This cue's compact data in a decoded video (``detection.data.dataset.VideoSample``),
-        where the dataset keeps it under the cue's config name."""
-        return sample.cues[name]
+        where the dataset keeps it under the cue's config name (read from the cue cache now when
+        the dataset streams: ``detection.data.dataset.CachedCue``)."""
+        value = sample.cues[name]
+        return value.resolve() if hasattr(value, "resolve") else value
 
     def align(self, arrays: dict[str, np.ndarray], frame_count: int, frame_stride: int) -> dict:
         """Cached entries -> the compact form for sampled frames ``0, stride, 2*stride, ...``."""
@@ -79,7 +81,7 @@ class RGBCue(Cue):
         return backbone
 
     def stored(self, sample: Any, name: str) -> np.ndarray:
-        return sample.frames
+        return np.asarray(sample.frames)  # decodes streamed frames (detection.data.dataset)
 
     def model_input(self, compact, mirror=False, augment=None, rng=None) -> torch.Tensor:
         frames = compact
@@ -121,7 +123,10 @@ class SkeletonCue(_EncodedCue):
 
     def align(self, arrays, frame_count, frame_stride) -> dict:
         pick = nearest_entries(arrays["frame_indices"], np.arange(frame_count) * frame_stride)
-        return {"body": arrays["body"][pick].astype(np.float32), "present": arrays["present"][pick].astype(bool)}
+        return {
+            "body": arrays["body"][pick].astype(np.float32),
+            "present": arrays["present"][pick].astype(bool),
+        }
 
     def model_input(self, compact, mirror=False, augment=None, rng=None) -> torch.Tensor:
         body = mirror_skeleton(compact["body"]) if mirror else compact["body"]

@@ -6,6 +6,7 @@ tubelet); the dataset and pipeline convert to and from seconds.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -53,6 +54,8 @@ class MicroActionDetector(nn.Module):
         levels: int = 6,
         regression_ranges: tuple[tuple[float, float], ...] = DEFAULT_RANGES,
         head_layers: int = 2,
+        neck: Callable[..., nn.Module] | None = None,
+        head: Callable[..., nn.Module] | None = None,
         center_radius: float = 1.5,
         focal_alpha: float = 0.25,
         focal_gamma: float = 2.0,
@@ -79,12 +82,13 @@ class MicroActionDetector(nn.Module):
         self.dim = dim  # width of every branch's pyramid and head
         self.levels = levels
         self.regression_ranges = [tuple(map(float, r)) for r in regression_ranges]
+        # the pyramid and head kinds (configs/head/): partials completed here, one per branch
+        neck = neck or TemporalPyramid
+        head = head or functools.partial(DetectionHead, layers=head_layers)
         self.pyramids = nn.ModuleDict(
-            {name: TemporalPyramid(width, dim, levels) for name, width in fusion.branch_dims.items()}
+            {name: neck(width, dim, levels) for name, width in fusion.branch_dims.items()}
         )
-        self.heads = nn.ModuleDict(
-            {name: DetectionHead(dim, num_classes, levels, head_layers) for name in fusion.branch_dims}
-        )
+        self.heads = nn.ModuleDict({name: head(dim, num_classes, levels) for name in fusion.branch_dims})
         self.center_radius = center_radius
         self.focal_alpha, self.focal_gamma = focal_alpha, focal_gamma
         self.reg_weight = reg_weight

@@ -1,5 +1,7 @@
 """ActionFormer-style detection head: a temporal feature pyramid, then shared classification
-and regression branches applied at every pyramid level.
+and regression branches applied at every pyramid level. This module holds the convolutional
+pyramid (``TemporalPyramid``, the CPU demo's) and the head shared by both pyramids;
+``detection.model.transformer_neck`` holds ActionFormer's transformer pyramid (the real sizes').
 
 Every position of every level is a candidate "point". A point predicts one sigmoid score per
 class, independently, so overlapping micro-actions of different classes can all fire at
@@ -32,18 +34,58 @@ def standardize_over_time(x: torch.Tensor, mask: torch.Tensor, eps: float = 1e-5
     return (x - mean) / torch.sqrt(var + eps) * mask
 
 
-class MaskedConvBlock(nn.Module):
-    """Conv1d + GroupNorm(1) (normalises over channels and time of each video) + ReLU, with
-    padded positions forced to zero."""
+class MaskedGroupNorm(nn.GroupNorm):
+    """GroupNorm whose statistics count only a video's real steps.
 
-    def __init__(self, in_dim: int, out_dim: int, kernel: int = 3) -> None:
+    ``nn.GroupNorm`` averages over the padded tail too, so a video's features would change with
+    the length of the longest video in its batch; here they do not. Same parameters (and state
+    dict) as ``nn.GroupNorm``."""
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:  # type: ignore[override]
+        if mask is None:
+            return super().forward(x)
+        b, c, t = x.shape
+        groups = x.float().reshape(b, self.num_groups, c // self.num_groups, t)
+        m = mask.float()[:, None]  # (B, 1, 1, T)
+        count = (m.sum(dim=-1, keepdim=True) * groups.shape[2]).clamp(min=1.0)
+        mean = (groups * m).sum(dim=(2, 3), keepdim=True) / count
+        var = (((groups - mean) ** 2) * m).sum(dim=(2, 3), keepdim=True) / count
+        out = ((groups - mean) / torch.sqrt(var + self.eps)).reshape(b, c, t).to(x.dtype)
+        if self.affine:
+            out = out * self.weight[None, :, None] + self.bias[None, :, None]
+        return out * mask
+
+
+class ChannelLayerNorm(nn.LayerNorm):
+    """LayerNorm over the channels of each time step of a (B, C, T) tensor, as ActionFormer's:
+    no statistic crosses time steps, so neither padding nor other videos reach it."""
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:  # type: ignore[override]
+        out = super().forward(x.transpose(1, 2)).transpose(1, 2)
+        return out if mask is None else out * mask
+
+
+NORMS = {"group": lambda dim: MaskedGroupNorm(1, dim), "layer": ChannelLayerNorm}
+
+
+def make_norm(kind: str, dim: int) -> nn.Module:
+    if kind not in NORMS:
+        raise ValueError(f"unknown norm {kind!r}; valid: {', '.join(NORMS)}")
+    return NORMS[kind](dim)
+
+
+class MaskedConvBlock(nn.Module):
+    """Conv1d + a masked norm (GroupNorm(1) over channels and real steps of each video, or
+    ActionFormer's channel LayerNorm) + ReLU, with padded positions forced to zero."""
+
+    def __init__(self, in_dim: int, out_dim: int, kernel: int = 3, norm: str = "group") -> None:
         super().__init__()
         self.conv = nn.Conv1d(in_dim, out_dim, kernel, padding=kernel // 2)
-        self.norm = nn.GroupNorm(1, out_dim)
+        self.norm = make_norm(norm, out_dim)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        x = self.conv(x) * mask
-        return F.relu(self.norm(x)) * mask
+        x = self.conv(x * mask) * mask
+        return F.relu(self.norm(x, mask)) * mask
 
 
 class Scale(nn.Module):
@@ -59,19 +101,27 @@ class Scale(nn.Module):
 
 
 class TemporalPyramid(nn.Module):
-    """Projects backbone features and builds ``levels`` resolutions, stride 2 apart."""
+    """Projects backbone features and builds ``levels`` resolutions, stride 2 apart, with
+    masked convolutions and max-pooling (the convolutional pyramid, ``head=conv``).
 
-    def __init__(self, in_dim: int, dim: int, levels: int = 6, stem_layers: int = 2) -> None:
+    ``standardize``: per video and channel, standardise the input features over time first
+    (:func:`standardize_over_time`); right for a random backbone whose features mostly encode
+    the subject's appearance, wrong for a pretrained one whose feature scale carries meaning."""
+
+    def __init__(
+        self, in_dim: int, dim: int, levels: int = 6, stem_layers: int = 2, standardize: bool = True
+    ) -> None:
         super().__init__()
         self.stem = nn.ModuleList(
             [MaskedConvBlock(in_dim if i == 0 else dim, dim) for i in range(stem_layers)]
         )
         self.branch = nn.ModuleList([MaskedConvBlock(dim, dim) for _ in range(levels - 1)])
         self.levels = levels
+        self.standardize = standardize
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """x: (B, C, T); mask: (B, 1, T) float. Returns per-level features and masks."""
-        x = standardize_over_time(x, mask)
+        x = standardize_over_time(x, mask) if self.standardize else x * mask
         for block in self.stem:
             x = block(x, mask)
         feats, masks = [x], [mask]
@@ -85,14 +135,22 @@ class TemporalPyramid(nn.Module):
 
 
 class DetectionHead(nn.Module):
-    """Shared classification and regression branches over all pyramid levels."""
+    """Shared classification and regression branches over all pyramid levels: ``layers``
+    masked conv blocks each (``norm``: ``group`` for the conv pyramid, ``layer`` = ActionFormer's
+    channel LayerNorm), then a conv to class logits and one to the two boundary distances."""
 
     def __init__(
-        self, dim: int, num_classes: int, levels: int, layers: int = 2, prior_prob: float = 0.01
+        self,
+        dim: int,
+        num_classes: int,
+        levels: int,
+        layers: int = 2,
+        prior_prob: float = 0.01,
+        norm: str = "group",
     ) -> None:
         super().__init__()
-        self.cls_tower = nn.ModuleList([MaskedConvBlock(dim, dim) for _ in range(layers)])
-        self.reg_tower = nn.ModuleList([MaskedConvBlock(dim, dim) for _ in range(layers)])
+        self.cls_tower = nn.ModuleList([MaskedConvBlock(dim, dim, norm=norm) for _ in range(layers)])
+        self.reg_tower = nn.ModuleList([MaskedConvBlock(dim, dim, norm=norm) for _ in range(layers)])
         self.cls_out = nn.Conv1d(dim, num_classes, 3, padding=1)
         self.reg_out = nn.Conv1d(dim, 2, 3, padding=1)
         self.scales = nn.ModuleList([Scale() for _ in range(levels)])
@@ -111,8 +169,8 @@ class DetectionHead(nn.Module):
                 c = block(c, mask)
             for block in self.reg_tower:
                 r = block(r, mask)
-            logits.append(self.cls_out(c).transpose(1, 2))
-            offsets.append(F.relu(self.scales[level](self.reg_out(r))).transpose(1, 2))
+            logits.append(self.cls_out(c * mask).transpose(1, 2))
+            offsets.append(F.relu(self.scales[level](self.reg_out(r * mask))).transpose(1, 2))
         return logits, offsets
 
 

@@ -23,7 +23,7 @@ from detection.model.detector import MicroActionDetector
 from detection.training.checkpoint import CheckpointMismatch, load_detector
 
 # Config nodes that decide what the weights mean; overriding one for predict is an error.
-LOCKED_KEYS = ("model", "cues", "fusion", "adapter", "flow", "skeleton", "data.frame_stride")
+LOCKED_KEYS = ("model", "cues", "fusion", "adapter", "flow", "skeleton", "data.frame_stride", "data.fit")
 DEFAULT_TRAIN_FPS = 30.0  # MMA-52 videos are 30 fps (a few 29); the synthetic default is 30 too
 
 
@@ -60,6 +60,11 @@ class Predictor:
     @property
     def image_size(self) -> int:
         return self.model.image_size
+
+    @property
+    def fit(self) -> str:
+        """How training made frames square (``data.fit``: squash or center_crop)."""
+        return str(self.config.get("data", {}).get("fit", "squash"))
 
     @property
     def chunk_frames(self) -> int:

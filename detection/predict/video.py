@@ -206,7 +206,13 @@ def predict_video(
     source = next((getattr(e, "source", None) for e in extractors.values() if hasattr(e, "source")), None)
     bar = tqdm(total=info.duration, desc=path.name, unit="s", leave=False, disable=not progress)
     cue_stream = CueStream(
-        info, predictor.image_size, predictor.frame_stride, predictor.train_fps, extractors, clock
+        info,
+        predictor.image_size,
+        predictor.frame_stride,
+        predictor.train_fps,
+        extractors,
+        clock,
+        predictor.fit,
     )
     with bar, cue_stream as cues:
         stream = ResampledStream(path, cues.grid_rate, info)

@@ -69,7 +69,8 @@ def load_detector(checkpoint: str | Path, device: str | torch.device = "cpu") ->
     config = stored_config(state, path)
     model = instantiate(OmegaConf.create(config["model"]))
     try:
-        model.load_state_dict(state["model"])
+        # the moving average of the weights when the run kept one (what it evaluated)
+        model.load_state_dict(state["ema_model"] if "ema_model" in state else state["model"])
     except (KeyError, RuntimeError) as error:
         first = str(error).strip().splitlines()[0]
         raise CheckpointMismatch(

@@ -16,6 +16,19 @@ Memory and speed options (``TrainerConfig``):
   epoch boundary, so a checkpoint never holds half-accumulated gradients.
 - activation checkpointing is a backbone option (``model.backbone.grad_checkpointing``).
 
+The published recipe (AdaTAD/ActionFormer; ``configs/trainer/adatad.yaml``):
+
+- ``lr_groups``: own learning rates for the backbone, its adapters and the head
+  (``step.build_optimizer``); ``warmup_epochs`` then cosine.
+- ``ema``: an exponential moving average of the weights (decay 0.999, updated after every
+  optimizer step, torch's ``AveragedModel``); validation, the final weights the run evaluates
+  and ``task=predict`` use it (the checkpoint keeps both, so resuming stays exact).
+- ``validate_every``: mean action mAP on the validation split every N epochs (and after the
+  last); the best epoch's evaluated weights go to ``best.pt`` beside the checkpoint, and the
+  run then tests them.
+- ``temporal_crop``: AdaTAD's random temporal crop, a random window of each training video of
+  a random share of its length in [low, high] (``detection.data.dataset.Collate``).
+
 Several processes (``torchrun``, see ``engine.distributed``): each rank trains on its shard
 of the epoch's order (a ``DistributedSampler`` seeded exactly like the single-process order)
 through DistributedDataParallel, so N ranks with ``batch_size`` B take the same optimizer
@@ -28,7 +41,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +49,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
@@ -44,6 +58,7 @@ from detection.model.detector import MicroActionDetector
 from detection.training.resume import restore_training_state, save_training_state
 from detection.training.step import TrainingStep, apply_update, build_optimizer
 from engine import distributed
+from engine.checkpoint import load_checkpoint, save_checkpoint
 from engine.precision import autocast, check_precision, grad_scaler
 from engine.sampler import epoch_sampler
 from engine.schedule import accumulation_groups, warmup_cosine
@@ -66,11 +81,36 @@ class TrainerConfig:
     precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast; fp16 with a gradient scaler)
     accumulate: int = 1  # batches whose gradients are averaged per optimizer step
     augment: Callable | None = None  # per-clip augmentation (detection.data.augment), None = off
+    lr_groups: Mapping[str, float | None] | None = None  # backbone / adapters / head -> lr (null: lr)
+    ema: float | None = None  # decay of the weights' moving average used for evaluation; None = off
+    validate_every: int = 0  # epochs between validation mAPs (best.pt keeps the best); 0 = off
+    temporal_crop: Sequence[float] | None = None  # [low, high] share of each training video kept
 
     def __post_init__(self) -> None:
         check_precision(self.precision)
         if self.accumulate < 1:
             raise ValueError(f"trainer accumulate must be at least 1, got {self.accumulate}")
+        if self.ema is not None and not 0.0 < self.ema < 1.0:
+            raise ValueError(f"trainer ema (a decay) must be in (0, 1), got {self.ema}")
+        if self.validate_every < 0:
+            raise ValueError(f"trainer validate_every must be >= 0, got {self.validate_every}")
+        if self.temporal_crop is not None:
+            low, high = map(float, self.temporal_crop)
+            if not 0.0 < low <= high <= 1.0:
+                raise ValueError(
+                    f"trainer temporal_crop must be [low, high] with 0 < low <= high <= 1, got {low, high}"
+                )
+
+
+def build_ema(model: torch.nn.Module, decay: float) -> AveragedModel:
+    """``ema = decay * ema + (1 - decay) * weights`` after each update (buffers too), starting
+    from the weights themselves."""
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+
+def best_checkpoint_path(checkpoint_path: Path) -> Path:
+    """Where the best validated weights go: ``best.pt`` beside the training checkpoint."""
+    return Path(checkpoint_path).with_name("best.pt")
 
 
 def train(
@@ -84,11 +124,15 @@ def train(
     extra_state: dict[str, Any] | None = None,
     on_epoch_end: EpochCallback | None = None,
     training_step: TrainingStep | None = None,
+    validate: Callable[[torch.nn.Module], float | None] | None = None,
 ) -> list[dict[str, float]]:
     """Train ``model`` in place; returns one dict of mean losses per epoch run now (averaged
     over ranks when distributed). ``training_step``: the loss to optimise, a :class:`TrainingStep`
     around ``model`` (default: the detector's own loss; ``detection.training.distill`` passes
-    one that also matches a teacher). Its cues are what the batches carry."""
+    one that also matches a teacher). Its cues are what the batches carry. ``validate`` scores a
+    model (higher is better; rank 0's score counts) every ``config.validate_every`` epochs. On
+    return ``model`` holds the weights to evaluate: the best validated ones, else the moving
+    average (``config.ema``), else the last."""
     device = torch.device(config.device)
     loss_step = training_step if training_step is not None else TrainingStep(model)
     if loss_step.detector is not model:
@@ -103,7 +147,9 @@ def train(
             device_ids=[device.index] if device.type == "cuda" else None,
             find_unused_parameters=True,
         )
-    optimizer = build_optimizer(loss_step, config.lr, config.weight_decay)
+    optimizer = build_optimizer(loss_step, config.lr, config.weight_decay, config.lr_groups)
+    ema = build_ema(model, config.ema) if config.ema else None
+    best_path, best_score = best_checkpoint_path(checkpoint_path), float("-inf")
     batches_per_epoch = math.ceil(len(epoch_sampler(dataset, seed, 0)) / config.batch_size)
     groups = accumulation_groups(batches_per_epoch, config.accumulate)
     updates_per_epoch = len(groups)
@@ -117,8 +163,9 @@ def train(
     checkpoint_path = Path(checkpoint_path)
     if resume and checkpoint_path.is_file():
         start_epoch = restore_training_state(
-            checkpoint_path, model, optimizer, scheduler, scaler, device, loss_step
+            checkpoint_path, model, optimizer, scheduler, scaler, device, loss_step, ema
         )
+        best_score = float(load_checkpoint(checkpoint_path).get("best_score", best_score))
         if main:
             print(f"resuming from {checkpoint_path} after epoch {start_epoch}/{config.epochs}")
     counts = model.parameter_counts()
@@ -144,6 +191,7 @@ def train(
             config.augment,
             np.random.default_rng(rng_key),
             cues=loss_step.cue_specs,
+            temporal_crop=config.temporal_crop,
         )
         loader = DataLoader(
             dataset,
@@ -181,6 +229,8 @@ def train(
             if not last_in_group:
                 continue
             grad_norm = apply_update(optimizer, scheduler, scaler, trainable, config.grad_clip)
+            if ema is not None:
+                ema.update_parameters(model)
             global_step = epoch * batches_per_epoch + step
             if logger is not None and update % config.log_every == 0:
                 # every rank takes part in the mean; only rank 0's logger writes anything
@@ -206,11 +256,38 @@ def train(
         summary = distributed.all_reduce_mean(summary, device)
         summary["epoch_seconds"] = time.perf_counter() - started
         history.append(summary)
+        evaluated = ema.module if ema is not None else model
+        last = epoch + 1 == config.epochs
+        if (
+            validate is not None
+            and config.validate_every
+            and ((epoch + 1) % config.validate_every == 0 or last)
+        ):
+            evaluated.eval()
+            score = distributed.broadcast_object(validate(evaluated))
+            summary["val_score"] = float(score)
+            if score > best_score and main:
+                best_score = float(score)
+                save_checkpoint(
+                    best_path,
+                    {
+                        "model": evaluated.state_dict(),
+                        "epoch": epoch,
+                        "val_score": best_score,
+                        **(extra_state or {}),
+                    },
+                )
+            best_score = max(best_score, float(score))
         if main:
             print(
                 f"epoch {epoch + 1}/{config.epochs}: loss {summary.get('loss', float('nan')):.4f} "
                 f"(cls {summary.get('cls_loss', float('nan')):.4f}, "
                 f"reg {summary.get('reg_loss', float('nan')):.4f}) in {summary['epoch_seconds']:.0f}s"
+                + (
+                    f", validation {summary['val_score']:.2f} (best {best_score:.2f})"
+                    if "val_score" in summary
+                    else ""
+                )
             )
             save_training_state(
                 checkpoint_path,
@@ -219,9 +296,15 @@ def train(
                 scheduler,
                 scaler,
                 epoch,
-                extra_state,
+                {**(extra_state or {}), "best_score": best_score},
                 loss_step.auxiliary_state(),
+                ema,
             )
         if on_epoch_end is not None:
             on_epoch_end(epoch, summary)
+    distributed.barrier()
+    if validate is not None and config.validate_every and best_path.is_file():
+        model.load_state_dict(load_checkpoint(best_path, map_location=device)["model"])
+    elif ema is not None:
+        model.load_state_dict(ema.module.state_dict())
     return history

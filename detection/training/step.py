@@ -7,6 +7,8 @@ module's ``forward``. Gradients of ``accumulate`` batches are averaged before ea
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 
 from detection.model.detector import MicroActionDetector
@@ -39,15 +41,50 @@ class TrainingStep(torch.nn.Module):
             raise KeyError(f"training-step state does not fit: missing {missing}, unexpected {unexpected}")
 
 
-def build_optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
-    """AdamW over trainable parameters; no decay on biases, norms and scalar gates."""
-    decay, no_decay = [], []
-    for parameter in model.parameters():
-        if parameter.requires_grad:
-            (decay if parameter.dim() >= 2 else no_decay).append(parameter)
-    return torch.optim.AdamW(
-        [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=lr
-    )
+PARAMETER_GROUPS = ("backbone", "adapters", "head")
+
+
+def parameter_group(name: str) -> str:
+    """Which learning-rate group a detector parameter belongs to: the RGB backbone's own weights,
+    its adapters, or everything else (cue encoders, fusion, pyramid, head: ``head``; a training
+    step's own parameters, such as a distillation projection, too)."""
+    name = name.removeprefix("detector.")  # named from a TrainingStep around the detector
+    if name.startswith("streams.rgb."):
+        return "adapters" if ".adapters." in name else "backbone"
+    return "head"
+
+
+def build_optimizer(
+    model: torch.nn.Module,
+    lr: float,
+    weight_decay: float,
+    group_lrs: Mapping[str, float | None] | None = None,
+) -> torch.optim.AdamW:
+    """AdamW over trainable parameters; no decay on biases, norms and scalar gates.
+
+    ``group_lrs`` gives each :data:`PARAMETER_GROUPS` entry its own learning rate, as AdaTAD
+    trains (head 1e-4, adapters 2e-4 to 4e-4, a fully fine-tuned backbone 1e-5); a group that is
+    missing or null takes ``lr``. The schedule scales every group's rate alike."""
+    unknown = set(group_lrs or {}) - set(PARAMETER_GROUPS)
+    if unknown:
+        raise ValueError(f"unknown parameter groups {sorted(unknown)}; valid: {', '.join(PARAMETER_GROUPS)}")
+    groups: dict[tuple[str, bool], dict] = {}
+    for name, parameter in model.named_parameters():
+        if not parameter.requires_grad:
+            continue
+        group, decay = parameter_group(name), parameter.dim() >= 2
+        rate = (group_lrs or {}).get(group)
+        entry = groups.setdefault(
+            (group, decay),
+            {
+                "params": [],
+                "lr": lr if rate is None else float(rate),
+                "weight_decay": weight_decay if decay else 0.0,
+                "group": group,
+            },
+        )
+        entry["params"].append(parameter)
+    return torch.optim.AdamW(list(groups.values()), lr=lr)
 
 
 def apply_update(

@@ -72,6 +72,7 @@ def test_fused_cues_run_and_extract_task_reuse_and_refresh_the_cache(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["cues"] == ["rgb", "flow", "skeleton"]
+    assert metrics["skeleton_source"] == "groundtruth (oracle)"  # the smoke run uses the oracle
     assert metrics["train_seconds"] > 0
     videos = sum(len(pd.read_csv(data / f"{s}.csv")["video_id"].unique()) for s in ("train", "test"))
     assert len(list((cache / "flow").glob("*.npz"))) == videos  # the run filled the cache

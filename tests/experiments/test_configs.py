@@ -1,0 +1,32 @@
+"""What the shipped configs resolve to: the demo's honest defaults and the real-data recipe."""
+
+from __future__ import annotations
+
+from hydra.utils import instantiate
+
+from perception.skeleton import source_label
+from tests.conftest import compose_root
+
+
+def test_demo_takes_mediapipe_skeletons_and_the_groundtruth_oracle_is_labelled():
+    demo = compose_root("task=mmad")
+    assert demo.data.name == "synthetic_mma" and demo.skeleton.source == "mediapipe"
+    assert instantiate(demo.skeleton).source == "mediapipe"  # what the cue cache extracts with
+    assert compose_root("task=mmad", "data=mma52").skeleton.source == "mediapipe"
+    oracle = compose_root("task=mmad", "data.skeleton_source=groundtruth")
+    assert source_label(oracle.skeleton.source) == "groundtruth (oracle)"
+    assert source_label(demo.skeleton.source) == "mediapipe"
+
+
+def test_real_sizes_use_actionformers_transformer_head_and_the_demo_the_conv_head():
+    for size in ("videomae_s", "videomae_b"):
+        real = compose_root("task=mmad", f"model={size}")
+        assert real.model.neck._target_ == "detection.model.transformer_neck.TransformerPyramid"
+        assert (real.model.dim, real.model.neck.path_drop, real.model.head.norm) == (512, 0.1, "layer")
+        assert real.model.neck.standardize is False  # pretrained features keep their scale
+        assert compose_root("task=mmad", f"model={size}", "head=conv").model.neck._target_.endswith(
+            "head.TemporalPyramid"
+        )
+    demo = compose_root("task=mmad")
+    assert demo.model.neck._target_ == "detection.model.head.TemporalPyramid"
+    assert compose_root("task=mmad", "head=transformer").model.head.norm == "layer"
