@@ -24,7 +24,5 @@ def prepare_data(data_cfg: DictConfig) -> Path:
         config = instantiate(data_cfg.synthetic, root=root)
         (generate_ma52 if isinstance(config, SyntheticMA52Config) else generate)(config)
     if not root.is_dir():
-        raise FileNotFoundError(
-            f"dataset root not found: {root} (set data.root=PATH to the dataset folder)"
-        )
+        raise FileNotFoundError(f"dataset root not found: {root} (set data.root=PATH to the dataset folder)")
     return root

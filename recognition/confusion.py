@@ -34,7 +34,11 @@ def plot_confusion(labels: np.ndarray, predicted: np.ndarray, path: str | Path, 
     bodies = np.asarray(ACTION_TO_BODY)
     panels = [
         (row_normalised(labels, predicted, NUM_ACTIONS), [a.code for a in ACTIONS], "action"),
-        (row_normalised(bodies[labels], bodies[predicted], NUM_BODY_GROUPS), [b.name for b in BODY_GROUPS], "body"),
+        (
+            row_normalised(bodies[labels], bodies[predicted], NUM_BODY_GROUPS),
+            [b.name for b in BODY_GROUPS],
+            "body",
+        ),
     ]
     figure, axes = plt.subplots(1, 2, figsize=(17, 8.5), gridspec_kw={"width_ratios": [3, 1.3]})
     for axis, (matrix, names, level) in zip(axes, panels, strict=True):

@@ -132,7 +132,9 @@ class _Run:
     def dataset(self, model, items, split: str, train: bool) -> ClipDataset:
         train_tf, test_tf = transforms(int(model.input_size))
         skeleton: SkeletonConfig | None = instantiate(self.cfg.skeleton) if needs_landmarks(model) else None
-        cache = self.cfg.get("cue_cache") if skeleton is not None and skeleton.source != "groundtruth" else None
+        cache = (
+            self.cfg.get("cue_cache") if skeleton is not None and skeleton.source != "groundtruth" else None
+        )
         return ClipDataset(
             items,
             self.root / split,
@@ -164,7 +166,9 @@ class _Run:
 
     def predict(self, model, items, split: str) -> Predictions:
         loader = clip_loader(
-            self.dataset(model, items, split, train=False), self.cfg.task.eval_batch_size, self.trainer.workers
+            self.dataset(model, items, split, train=False),
+            self.cfg.task.eval_batch_size,
+            self.trainer.workers,
         )
         started = time.perf_counter()
         predictions = predict(model, loader, self.trainer.device)
@@ -199,7 +203,9 @@ def train_and_evaluate(cfg: DictConfig, run_dir: Path, logger: Any, device: str)
             control_model = run.model()
             offset = run.trainer.epochs * -(-len(run.train_items) // run.trainer.batch_size)
             shuffled = shuffled_labels(run.train_items, cfg.seed)
-            control_seconds = run.fit(control_model, shuffled, run_dir / "control" / "checkpoint.pt", "control", offset)
+            control_seconds = run.fit(
+                control_model, shuffled, run_dir / "control" / "checkpoint.pt", "control", offset
+            )
     if not main:
         distributed.barrier()  # rank 0 scores and writes alone
         return {}

@@ -56,7 +56,9 @@ class RecognitionTrainer:
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError(f"trainer epochs and batch_size must be >= 1, got {self.epochs}, {self.batch_size}")
+            raise ValueError(
+                f"trainer epochs and batch_size must be >= 1, got {self.epochs}, {self.batch_size}"
+            )
         self.lr_steps = tuple(int(s) for s in self.lr_steps)
 
 
@@ -137,8 +139,12 @@ def train(
         summary["epoch_seconds"] = time.perf_counter() - started
         history.append(summary)
         if main:
-            parts = ", ".join(f"{k} {v:.4f}" for k, v in summary.items() if k not in ("epoch_seconds", "grad_norm"))
-            print(f"{log_prefix} epoch {epoch + 1}/{config.epochs}: {parts} in {summary['epoch_seconds']:.0f}s")
+            parts = ", ".join(
+                f"{k} {v:.4f}" for k, v in summary.items() if k not in ("epoch_seconds", "grad_norm")
+            )
+            print(
+                f"{log_prefix} epoch {epoch + 1}/{config.epochs}: {parts} in {summary['epoch_seconds']:.0f}s"
+            )
             save_training_state(checkpoint_path, model, optimizer, scheduler, scaler, epoch, extra_state)
         distributed.barrier()
     return history
