@@ -25,6 +25,7 @@ from experiments.loggers import ReportUnavailable, build_wandb_report, sweep_gro
 
 MMAD_METRICS = ("action.avg", "body.avg", "avg", "action.per_tiou.0.5")
 EMOTION_METRICS = ("accuracy", "macro_f1", "uar")
+RECOGNITION_METRICS = ("action_top1", "f1_mean", "body_top1", "action_top5", "control.action_top1")
 # Overrides that do not define a combination: seeds are what the statistics run over, and
 # hydra.* / logger.* change where things are written, not what is measured.
 IGNORED_KEYS = ("seed",)
@@ -67,8 +68,11 @@ def metric_value(tree: Any, path: str) -> float:
 
 
 def default_metrics(metrics_json: Mapping[str, Any]) -> tuple[str, ...]:
-    """Emotion runs report accuracy/macro-F1/UAR; everything else is read as MMAD."""
-    return EMOTION_METRICS if "accuracy" in metrics_json else MMAD_METRICS
+    """Emotion runs report accuracy/macro-F1/UAR, recognition runs (task=recognition) top-1 and
+    F1_mean first; everything else is read as MMAD."""
+    if "accuracy" in metrics_json:
+        return EMOTION_METRICS
+    return RECOGNITION_METRICS if "f1_mean" in metrics_json else MMAD_METRICS
 
 
 def _leaf_paths(tree: Any, prefix: str = "") -> list[str]:

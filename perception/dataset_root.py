@@ -2,7 +2,8 @@
 
 One function for every dataset node of the configs (``data`` for MMAD, ``emotion`` for the
 emotion set): a node has a ``root`` and, for the embedded synthetic sets, a ``synthetic``
-node built with ``_target_`` (``perception.synthetic.SyntheticConfig``).
+node built with ``_target_`` (``perception.synthetic.SyntheticConfig`` for MMA-52 videos,
+``SyntheticMA52Config`` for MA-52 trimmed clips).
 """
 
 from __future__ import annotations
@@ -18,11 +19,10 @@ def prepare_data(data_cfg: DictConfig) -> Path:
     (generation is skipped when the folder already holds the same configuration)."""
     root = Path(to_absolute_path(data_cfg.root))
     if data_cfg.get("synthetic"):
-        from perception.synthetic import generate
+        from perception.synthetic import SyntheticMA52Config, generate, generate_ma52
 
-        generate(instantiate(data_cfg.synthetic, root=root))
+        config = instantiate(data_cfg.synthetic, root=root)
+        (generate_ma52 if isinstance(config, SyntheticMA52Config) else generate)(config)
     if not root.is_dir():
-        raise FileNotFoundError(
-            f"dataset root not found: {root} (set data.root=PATH to an MMA-52-layout folder)"
-        )
+        raise FileNotFoundError(f"dataset root not found: {root} (set data.root=PATH to the dataset folder)")
     return root

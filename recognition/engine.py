@@ -4,7 +4,7 @@ prediction over a loader, and the official recipe's SGD parameter groups.
 Both models share one interface: ``model(frames, landmarks)`` returns a dict with
 ``logits`` (and MANet an ``embedding``), ``model.loss(outputs, labels)`` a dict whose
 ``loss`` entry is optimised and whose other entries are logged. The epoch loop, schedule,
-checkpoints, resume and DDP belong to the shared trainer (phase 2 of issue 12).
+checkpoints, resume and DDP are in :mod:`recognition.training`.
 """
 
 from __future__ import annotations
@@ -35,11 +35,13 @@ def train_step(
 ) -> dict[str, float]:
     """Forward, loss dict, backward, gradient-norm clipping (official: 20), step.
 
+    ``model`` may be wrapped in DistributedDataParallel: the forward pass goes through the
+    wrapper (so gradients are averaged over ranks), the loss is the wrapped model's.
     Returns the loss entries as floats plus ``grad_norm`` (before clipping)."""
     model.train()
     frames, landmarks, labels = _to(batch, device)
     outputs = model(frames, landmarks)
-    losses = model.loss(outputs, labels)
+    losses = getattr(model, "module", model).loss(outputs, labels)
     optimizer.zero_grad(set_to_none=True)
     losses["loss"].backward()
     parameters = [p for p in model.parameters() if p.grad is not None]

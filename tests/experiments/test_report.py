@@ -277,3 +277,29 @@ def test_baseline_difference_within_seed_noise_is_said(tmp_path):
         make_job(root, num, ["task=emotion", f"features={features}", f"seed={seed}"], metrics)
     assert main([str(root), "--no-wandb", "--baseline", "features=rgb"]) == 0
     assert "- `features=microaction`: +0.030 (within seed noise)" in (root / "report.md").read_text()
+
+
+def test_recognition_metrics_are_detected_from_metrics_json(tmp_path):
+    root = tmp_path / "sweep"
+    for num, (weight, seed, top1) in enumerate([("50", 0, 20.0), ("50", 1, 24.0), ("0", 0, 18.0)]):
+        metrics = {
+            "action_top1": top1,
+            "action_top5": 50.0,
+            "body_top1": 40.0,
+            "f1_mean": top1 + 5,
+            "control": {"action_top1": 11.0, "f1_mean": 10.0},
+            "chance": {"uniform": 100 / 52, "majority_class": 11.0},
+        }
+        make_job(root, num, ["task=recognition", f"model.embedding_weight={weight}", f"seed={seed}"], metrics)
+    assert main([str(root), "--no-wandb"]) == 0
+    table = read_csv(root / "report.csv")
+    means = [c for c in table.columns if c.endswith("_mean") and c != "train_seconds_mean"]
+    assert means == [
+        "action_top1_mean",
+        "f1_mean_mean",
+        "body_top1_mean",
+        "action_top5_mean",
+        "control.action_top1_mean",
+    ]
+    assert table.loc["model.embedding_weight=50", "action_top1_mean"] == pytest.approx(22.0)
+    assert table.loc["model.embedding_weight=50", "best"]
