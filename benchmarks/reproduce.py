@@ -34,12 +34,19 @@ SPEC = REPO / "docs" / "reproduce" / "headline.json"
 
 
 def lookup(metrics: dict[str, Any], dotted: str) -> float:
-    """A metric by its dotted path in metrics.json (``action.avg``, ``accuracy``)."""
+    """A metric by its dotted path in metrics.json (``action.avg``, ``accuracy``). Keys may hold
+    dots themselves (``action.per_tiou.0.5``: the tIoU ``"0.5"``), so the longest key that
+    matches at each level wins."""
     node: Any = metrics
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
+    parts = dotted.split(".")
+    while parts:
+        for width in range(len(parts), 0, -1):
+            key = ".".join(parts[:width])
+            if isinstance(node, dict) and key in node:
+                node, parts = node[key], parts[width:]
+                break
+        else:
             raise KeyError(f"metrics.json has no {dotted!r}")
-        node = node[part]
     return float(node)
 
 

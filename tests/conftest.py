@@ -252,23 +252,36 @@ def random_detection_case(rng: np.random.Generator, num_classes: int):
     return gt_table(gt_rows), pred_table(pred_rows)
 
 
-def offline_runs(root: Path) -> list:
+def offline_runs(root: Path, patience: float = 60.0) -> list:
     """The run records (name, group, tags, job type) of every offline W&B run below root, read
-    back from the .wandb files: what `wandb sync` would upload."""
+    back from the .wandb files: what `wandb sync` would upload. W&B's service process writes
+    the file asynchronously and, on a busy machine, may not have flushed the run record when
+    ``finish`` returns, so each file is re-read until it holds one (up to ``patience`` seconds)."""
+    import time
+
     from wandb.proto import wandb_internal_pb2
     from wandb.sdk.internal import datastore
 
-    runs = []
-    for path in sorted(root.rglob("run-*.wandb")):
+    def run_record(path: Path):
         store = datastore.DataStore()
         store.open_for_scan(str(path))
-        while (data := store.scan_data()) is not None:
-            record = wandb_internal_pb2.Record()
-            record.ParseFromString(data)
-            if record.WhichOneof("record_type") == "run":
-                runs.append(record.run)
-                break
-        store.close()
+        try:
+            while (data := store.scan_data()) is not None:
+                record = wandb_internal_pb2.Record()
+                record.ParseFromString(data)
+                if record.WhichOneof("record_type") == "run":
+                    return record.run
+        finally:
+            store.close()
+        return None
+
+    runs = []
+    for path in sorted(root.rglob("run-*.wandb")):
+        deadline = time.monotonic() + patience
+        while (run := run_record(path)) is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        if run is not None:
+            runs.append(run)
     return runs
 
 

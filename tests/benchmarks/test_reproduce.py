@@ -64,3 +64,12 @@ def test_the_readme_shows_the_recorded_headline_figures():
             scale = run.get("readme_scale", 1)
             text = f"{stats['mean'] * scale:.2f} ± {(stats['std'] or 0) * scale:.2f}"
             assert re.search(re.escape(text), readme), f"{run['name']} {metric}: README lacks {text}"
+
+
+def test_lookup_reads_keys_that_hold_dots():
+    metrics = {"action": {"per_tiou": {"0.5": 12.5, "0.1": 20.0}, "avg": 10.0}, "accuracy": 0.5}
+    assert reproduce.lookup(metrics, "action.per_tiou.0.5") == 12.5
+    assert reproduce.lookup(metrics, "action.avg") == 10.0
+    assert reproduce.lookup(metrics, "accuracy") == 0.5
+    with pytest.raises(KeyError):
+        reproduce.lookup(metrics, "action.per_tiou.0.7")
