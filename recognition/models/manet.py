@@ -23,7 +23,8 @@ from recognition.models.tsm import TSMResNet
 
 
 def frames_to_batch(frames: torch.Tensor, backbone: TSMResNet) -> tuple[torch.Tensor, int, int]:
-    """(B, T, 3, H, W) clips -> (B * T, 3, H, W), checking T against the backbone's shift."""
+    """(B, T, 3, H, W) clips -> (B * T, 3, H, W), checking T against the backbone's shift;
+    with ``backbone.center_frames`` each clip's mean frame is subtracted first."""
     if frames.ndim != 5:
         raise ValueError(f"expected clips of shape (B, T, 3, H, W), got {tuple(frames.shape)}")
     batch, segments = frames.shape[:2]
@@ -31,6 +32,8 @@ def frames_to_batch(frames: torch.Tensor, backbone: TSMResNet) -> tuple[torch.Te
         raise ValueError(
             f"clips have {segments} frames but the TSM backbone shifts over {backbone.num_segments}"
         )
+    if getattr(backbone, "center_frames", False):
+        frames = frames - frames.mean(dim=1, keepdim=True)
     return frames.flatten(0, 1), batch, segments
 
 

@@ -61,3 +61,13 @@ def test_ablation_overrides():
     assert model.paths == ("ts",) and model.mac_weight == 0.0
     _, baseline = _build("dualnet_tiny", entities=False)
     assert not hasattr(baseline, "entity_encoder")
+
+
+def test_only_the_synthetic_demo_centres_frames():
+    from tests.conftest import compose_root
+
+    for model in ("manet", "dualnet"):
+        demo = compose_root("task=recognition", f"model={model}")
+        real = compose_root("task=recognition", f"model={model}", "data=ma52", "data.root=/data")
+        assert demo.model.backbone.center_frames is True
+        assert real.model.backbone.center_frames is False

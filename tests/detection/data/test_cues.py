@@ -91,3 +91,41 @@ def test_rgb_is_the_backbone_and_encoded_cues_build_their_encoder_with_the_time_
     FlowCue(FlowConfig(), encoder).build_stream(backbone, 16)
     SkeletonCue(SkeletonConfig(), encoder).build_stream(backbone, 24)
     assert built == [(2, 16), (2, 24)]
+
+
+def test_random_resized_crop_cuts_one_box_per_clip_and_resizes_it_back():
+    import cv2
+
+    from detection.data.augment import ClipAugmentation, random_resized_box
+
+    ys, xs = np.mgrid[0:32, 0:32]
+    base = np.stack([xs * 8, ys * 8, (xs + ys) * 4], axis=-1).astype(np.uint8)  # every pixel distinct
+    frames = np.stack([base, base, base])
+    crop = ClipAugmentation(channel_shuffle=0, gain=0, grayscale=0, hflip=0, crop_area=(0.25, 0.25), crop_aspect=(1, 1))
+    out = crop(frames, np.random.default_rng(3))
+    assert out.shape == frames.shape
+    assert (out[0] == out[1]).all() and (out[1] == out[2]).all()  # same box for every frame
+    x0, y0, w, h = random_resized_box(32, 32, np.random.default_rng(3), (0.25, 0.25), (1, 1))
+    assert (w, h) == (16, 16)
+    expected = cv2.resize(base[y0 : y0 + h, x0 : x0 + w], (32, 32), interpolation=cv2.INTER_LINEAR)
+    assert (out[0] == expected).all() and not (out[0] == base).all()
+
+
+def test_random_resized_box_areas_and_aspects_stay_in_their_ranges():
+    from detection.data.augment import random_resized_box
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        x0, y0, w, h = random_resized_box(90, 160, rng, (0.08, 1.0), (3 / 4, 4 / 3))
+        assert 0 <= x0 and x0 + w <= 160 and 0 <= y0 and y0 + h <= 90
+        if (w, h) != (160, 90):  # the fallback is the whole frame
+            assert 0.07 <= w * h / (90 * 160) <= 1.01 and 0.7 <= w / h <= 1.4
+
+
+def test_random_resized_crop_rejects_impossible_ranges():
+    from detection.data.augment import ClipAugmentation
+
+    with pytest.raises(ValueError, match="crop_area"):
+        ClipAugmentation(crop_area=(0.5, 1.5))
+    with pytest.raises(ValueError, match="crop_aspect"):
+        ClipAugmentation(crop_area=(0.5, 1.0), crop_aspect=(2.0, 1.0))

@@ -160,9 +160,11 @@ def test_the_real_configs_carry_the_published_recipe():
     assert dict(trainer.lr_groups) == {"head": 1e-4, "adapters": 2e-4, "backbone": 1e-5}
     assert trainer.validate_every > 0 and list(trainer.temporal_crop) == [0.9, 1.0]
     assert trainer.augment.channel_shuffle == 0 and real.model.neck.standardize is False
+    assert list(trainer.augment.crop_area) == [0.08, 1.0]  # AdaTAD's random resized crop
     assert real.model.backbone.grad_checkpointing is True
     assert (real.model.postprocess.sigma, real.model.postprocess.max_segments) == (0.7, 2000)
     assert real.model.postprocess.min_score == 0
     assert (real.data.fit, real.data.stream) == ("center_crop", True)
     demo = compose_root("task=mmad")
     assert demo.trainer.ema is None and demo.trainer.validate_every == 0 and demo.data.stream is False
+    assert demo.trainer.augment.crop_area is None

@@ -64,3 +64,16 @@ def test_training_steps_reduce_the_loss_on_a_fixed_batch(tiny_backbone, fixed_ba
         history.append({k: v.item() for k, v in losses.items()})
     assert history[-1]["loss"] < 0.8 * history[0]["loss"]
     assert history[-1]["embedding_mse"] < history[0]["embedding_mse"]
+
+
+def test_centred_frames_ignore_what_stays_still(tiny_backbone, fixed_batch):
+    """With ``center_frames`` a static change of appearance (a new background added to every
+    frame) leaves the outputs unchanged; without it the same change moves them."""
+    frames = fixed_batch[0]
+    background = torch.randn(1, 1, 3, 64, 64, generator=torch.Generator().manual_seed(7))
+    for centred in (True, False):
+        model = build_manet(tiny_backbone(center_frames=centred), init_std=0.5).eval()
+        with torch.no_grad():
+            before = model(frames)["logits"]
+            after = model(frames + background)["logits"]
+        assert torch.allclose(before, after, atol=1e-4) == centred
