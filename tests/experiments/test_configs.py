@@ -5,7 +5,7 @@ from __future__ import annotations
 from hydra.utils import instantiate
 
 from perception.skeleton import source_label
-from tests.conftest import compose_root
+from tests.conftest import REPO_ROOT, compose_root
 
 
 def test_demo_takes_mediapipe_skeletons_and_the_groundtruth_oracle_is_labelled():
@@ -30,3 +30,15 @@ def test_real_sizes_use_actionformers_transformer_head_and_the_demo_the_conv_hea
     demo = compose_root("task=mmad")
     assert demo.model.neck._target_ == "detection.model.head.TemporalPyramid"
     assert compose_root("task=mmad", "head=transformer").model.head.norm == "layer"
+
+
+def test_sweep_folder_names_leave_out_paths():
+    """A path override in a sweep folder's name would nest folders (``0_data.root=/data/x``)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "configs"), version_base="1.3"):
+        cfg = compose("config", overrides=["task=mmad"], return_hydra_config=True)
+    excluded = set(cfg.hydra.job.config.override_dirname.exclude_keys)
+    assert {"data.root", "cue_cache", "emotion.root", "logger", "model.backbone.pretrained"} <= excluded
