@@ -85,3 +85,41 @@ def test_tiny_recognition_run_writes_every_output(tmp_path):
         assert submission.format == fmt and sorted(submission.ids) == test_files
     with Image.open(run_dir / "confusion.png") as image:
         assert image.format == "PNG" and image.size[0] > 500
+
+
+@pytest.mark.slow
+def test_real_layout_scores_val_and_writes_test_submissions(tmp_path):
+    """``data=ma52`` (the real release's layout, test labels hidden as 0): the val split is
+    scored and both challenge submissions are written for every test clip."""
+    from perception.synthetic.ma52 import SyntheticMA52Config, generate_ma52
+
+    root = tmp_path / "ma52"
+    config = SyntheticMA52Config(
+        root=root, num_train=4, num_val=3, num_test=3, size=48, min_per_class=0, workers=1
+    )
+    generate_ma52(config, progress=False)
+    (root / "test_labels.txt").unlink()  # the real release has no test labels at all
+    run_dir = tmp_path / "run"
+    result = run_python(
+        "experiments/run.py",
+        "task=recognition",
+        "data=ma52",
+        "model=manet_tiny",
+        "logger=none",
+        f"data.root={root}",
+        "model.input_size=32",
+        "trainer.epochs=1",
+        "trainer.batch_size=2",
+        "trainer.workers=0",
+        "task.control=false",
+        f"hydra.run.dir={run_dir}",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["split"] == "val" and metrics["num_clips"] == 3 and "control" not in metrics
+    val_files = sorted(line.split()[0] for line in (root / "val_list_videos.txt").read_text().splitlines())
+    test_files = sorted(line.split()[0] for line in (root / "test_list_videos.txt").read_text().splitlines())
+    assert sorted(read_submission(run_dir / "prediction_mac2025.zip").ids) == val_files
+    for fmt in ("mac2024", "mac2025"):
+        submission = read_submission(run_dir / f"submission_test_{fmt}.zip")
+        assert submission.format == fmt and sorted(submission.ids) == test_files
