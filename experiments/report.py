@@ -72,7 +72,9 @@ def default_metrics(metrics_json: Mapping[str, Any]) -> tuple[str, ...]:
     F1_mean first; everything else is read as MMAD."""
     if "accuracy" in metrics_json:
         return EMOTION_METRICS
-    return RECOGNITION_METRICS if "f1_mean" in metrics_json else MMAD_METRICS
+    if "f1_mean" in metrics_json:  # the control's column only where it was trained (task.control)
+        return RECOGNITION_METRICS if "control" in metrics_json else RECOGNITION_METRICS[:-1]
+    return MMAD_METRICS
 
 
 def _leaf_paths(tree: Any, prefix: str = "") -> list[str]:

@@ -303,3 +303,14 @@ def test_recognition_metrics_are_detected_from_metrics_json(tmp_path):
     ]
     assert table.loc["model.embedding_weight=50", "action_top1_mean"] == pytest.approx(22.0)
     assert table.loc["model.embedding_weight=50", "best"]
+
+
+def test_recognition_sweeps_without_a_control_report_without_its_column(tmp_path):
+    root = tmp_path / "sweep"
+    for num, (weight, top1) in enumerate([("50", 20.0), ("0", 18.0)]):
+        metrics = {"action_top1": top1, "action_top5": 50.0, "body_top1": 40.0, "f1_mean": top1 + 5}
+        make_job(root, num, ["task=recognition", f"model.embedding_weight={weight}", "seed=0"], metrics)
+    assert main([str(root), "--no-wandb"]) == 0
+    table = read_csv(root / "report.csv")
+    assert "control.action_top1_mean" not in table.columns
+    assert table.loc["model.embedding_weight=50", "action_top1_mean"] == pytest.approx(20.0)
