@@ -41,7 +41,7 @@ from engine import distributed
 from engine.seeding import seed_everything
 from perception.atomic import atomic_write_text
 from perception.dataset_root import prepare_data
-from perception.skeleton import SkeletonConfig
+from perception.skeleton import SkeletonConfig, source_label
 from perception.taxonomy import NUM_ACTIONS
 from recognition.confusion import plot_confusion
 from recognition.dataset import ClipDataset
@@ -227,6 +227,8 @@ def train_and_evaluate(cfg: DictConfig, run_dir: Path, logger: Any, device: str)
         "control_train_seconds": control_seconds,
         "inference_clips_per_second": len(labels) / inference_seconds,
         "seed": cfg.seed,
+        # the entity boxes' source; "groundtruth (oracle)" marks an upper bound, not a result
+        "skeleton_source": source_label(cfg.skeleton.source) if needs_landmarks(model) else None,
     }
     atomic_write_text(run_dir / "metrics.json", json.dumps(report, indent=2))
     write_submissions(run_dir, "prediction", predictions)

@@ -76,6 +76,7 @@ def test_tiny_recognition_run_writes_every_output(tmp_path):
             / 4
         )
     assert metrics["chance"]["uniform"] == pytest.approx(100 / 52)
+    assert metrics["skeleton_source"] == "groundtruth (oracle)"  # entity boxes from the generator
     assert (run_dir / "checkpoint.pt").is_file() and (run_dir / "control" / "checkpoint.pt").is_file()
     test_files = sorted(
         line.split()[0] for line in (tmp_path / "data" / "test_labels.txt").read_text().splitlines()
@@ -117,6 +118,7 @@ def test_real_layout_scores_val_and_writes_test_submissions(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["split"] == "val" and metrics["num_clips"] == 3 and "control" not in metrics
+    assert metrics["skeleton_source"] is None  # MANet sees pixels only
     val_files = sorted(line.split()[0] for line in (root / "val_list_videos.txt").read_text().splitlines())
     test_files = sorted(line.split()[0] for line in (root / "test_list_videos.txt").read_text().splitlines())
     assert sorted(read_submission(run_dir / "prediction_mac2025.zip").ids) == val_files
