@@ -276,9 +276,11 @@ def _load_directory(config: Mapping[str, Any], path: Path) -> VideoMAEModel:
             f"(field: checkpoint vs config) {mismatched}; pick the model config that matches it"
         )
     native = token_grid(hf_config)  # the grid the weights were trained on, from config.json
-    for field in ("image_size", "num_frames"):  # the position table is resized to these
-        if field in config:
-            setattr(hf_config, field, config[field])
+    # Every configured field wins over config.json: image_size and num_frames resize the position
+    # table; the rest (dropout rates, ...) are training choices the user made for this run, and
+    # the architecture fields were checked to agree above.
+    for field, value in config.items():
+        setattr(hf_config, field, value)
     state = read_state_dict(weights)
     layout, prefix = detect_layout(state, str(weights))
     state = strip_prefix(state, prefix)

@@ -2,7 +2,7 @@
 
     python -m detection.evaluate --gt test.csv --pred submission.csv \\
         [--level action|body] [--protocol official|activitynet] [--subset IDS] \\
-        [--json OUT.json] [--analysis DIR]
+        [--json OUT.json] [--analysis DIR] [--control N]
 
 It exists so a submission can be scored exactly like the challenge scores it, without the
 training pipeline, and so bad files fail with one line that names the row rather than a
@@ -19,6 +19,10 @@ traceback or, worse, a silently wrong number.
   {"<index>": avg AP}}``; both levels -> ``{"action": {...}, "body": {...}, "avg": AVG}``.
   Percent throughout; ``per_class`` follows the protocol (all classes for ``official``,
   classes present in the ground truth for ``activitynet``).
+* ``--control N``: also the permuted-label control (detection/evaluation/control.py) over N
+  derangements of the predictions' labels (seeds 0 .. N-1): its mean and sample std, and the
+  action Avg divided by that mean; in the JSON under ``"control"`` with every draw. Seed 0 is
+  the draw a training run with ``seed=0`` records in its metrics.json.
 * ``--analysis DIR``: the error analysis of :mod:`detection.evaluation.error_analysis` for each level
   evaluated (JSON + PNG charts).
 
@@ -35,6 +39,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from detection.data.annotations import (
@@ -44,6 +49,7 @@ from detection.data.annotations import (
     read_mma52_csv,
     read_submission,
 )
+from detection.evaluation.control import permuted_label_controls
 from detection.evaluation.metrics import LEVELS, PROTOCOLS, evaluate_level, format_table
 from perception.atomic import atomic_write_text
 
@@ -66,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--subset", help="file with one video id per line, or a comma-separated id list")
     parser.add_argument("--json", type=Path, help="write the metrics here as JSON")
     parser.add_argument("--analysis", type=Path, help="write error-analysis JSON and charts into this folder")
+    parser.add_argument(
+        "--control",
+        type=int,
+        metavar="N",
+        help="also score N derangements of the predicted labels (the permuted-label control): mean, std",
+    )
     return parser
 
 
@@ -127,6 +139,25 @@ def _to_json(result: dict) -> dict:
     }
 
 
+def _control(gt: pd.DataFrame, pred: pd.DataFrame, args: argparse.Namespace) -> dict:
+    """The permuted-label control over ``args.control`` derangements, printed and returned."""
+    draws = permuted_label_controls(gt, pred, range(args.control), args.protocol)
+    mean, std = float(np.mean(draws)), float(np.std(draws, ddof=1))
+    action = evaluate_level(gt, pred, "action", args.protocol)["avg"]
+    ratio = action / mean if mean > 0 else float("inf")
+    print(
+        f"control: action Avg with permuted class labels = {mean:.2f} +/- {std:.2f} "
+        f"(mean +/- std over {args.control} derangements); action Avg {action:.2f} = {ratio:.2f}x the control"
+    )
+    return {
+        "action_avg_mean": mean,
+        "action_avg_std": std,
+        "derangements": args.control,
+        "action_avg_per_seed": draws,
+        "action_avg_over_control": ratio if mean > 0 else None,
+    }
+
+
 def run(args: argparse.Namespace) -> int:
     """Everything after argument parsing; raises on bad input, ``main`` turns that into a line."""
     videos = _decoding(args.gt, read_mma52_csv)
@@ -148,6 +179,8 @@ def run(args: argparse.Namespace) -> int:
             "absent from the ground truth are counted as false positives"
         )
 
+    if args.control is not None and args.control < 2:
+        raise InputError(f"--control needs at least 2 derangements for a spread, got {args.control}")
     levels = [args.level] if args.level else list(LEVELS)
     results = {level: evaluate_level(gt, pred, level, args.protocol) for level in levels}
     table = dict(results)
@@ -158,6 +191,7 @@ def run(args: argparse.Namespace) -> int:
         f"{gt['video_id'].nunique()} videos, {len(pred)} predictions"
     )
     print(format_table(table))
+    control = _control(gt, pred, args) if args.control is not None else None
 
     if args.json is not None:
         if len(levels) == 1:
@@ -169,6 +203,8 @@ def run(args: argparse.Namespace) -> int:
             "videos": int(gt["video_id"].nunique()),
             "predictions": len(pred),
         }
+        if control is not None:
+            payload["control"] = control
         atomic_write_text(args.json, json.dumps(payload, indent=2, allow_nan=False) + "\n")
     if args.analysis is not None:
         from detection.evaluation.error_analysis import analyze  # matplotlib only when asked for

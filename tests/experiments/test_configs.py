@@ -42,3 +42,16 @@ def test_sweep_folder_names_leave_out_paths():
         cfg = compose("config", overrides=["task=mmad"], return_hydra_config=True)
     excluded = set(cfg.hydra.job.config.override_dirname.exclude_keys)
     assert {"data.root", "cue_cache", "emotion.root", "logger", "model.backbone.pretrained"} <= excluded
+
+
+def test_rgb_finetuned_experiment_is_the_recipe_the_readme_measured():
+    """experiment=rgb_finetuned must stay what README's RGB-only figures were measured with:
+    the backbone task=pretrain writes to models/tiny_fd, fine-tuned whole for 48 epochs on true
+    colours with spatial and temporal crops."""
+    cfg = compose_root("task=mmad", "experiment=rgb_finetuned")
+    assert list(cfg.cues) == ["rgb"] and cfg.adapter is None
+    assert cfg.model.backbone.freeze_backbone is False and cfg.model.backbone.pretrained == "models/tiny_fd"
+    assert cfg.trainer.epochs == 48 and cfg.trainer.augment.channel_shuffle == 0.0
+    assert list(cfg.trainer.augment.crop_area) == [0.6, 1.0] and list(cfg.trainer.temporal_crop) == [0.9, 1.0]
+    demo = compose_root("task=mmad")  # the demo is untouched
+    assert demo.model.backbone.pretrained is None and demo.trainer.epochs == 24

@@ -4,9 +4,12 @@ import json
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from detection.data.annotations import annotations_to_frame, read_mma52_csv, read_submission
+from detection.evaluation.control import permuted_label_controls
 from tests.conftest import run_python
 
 
@@ -39,6 +42,15 @@ def test_tiny_mmad_run_writes_every_output_into_the_run_dir(tmp_path):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert list(metrics["action"]["per_tiou"]) == [f"0.{i}" for i in range(1, 10)]
     assert metrics["avg"] == pytest.approx((metrics["action"]["avg"] + metrics["body"]["avg"]) / 2)
+    # both controls recomputed from the files the run wrote: its own draw (seed 0) and the mean
+    # over 50 derangements, among which that draw is the first
+    gt = annotations_to_frame(read_mma52_csv(tmp_path / "data" / "test.csv"))
+    predicted = read_submission(run_dir / "predictions.csv")
+    draws = permuted_label_controls(gt, predicted, range(50), "official")
+    assert metrics["permuted_labels_action_avg"] == pytest.approx(draws[0])
+    assert metrics["permuted_labels_derangements"] == 50
+    assert metrics["permuted_labels_action_avg_mean"] == pytest.approx(np.mean(draws))
+    assert metrics["permuted_labels_action_avg_std"] == pytest.approx(np.std(draws, ddof=1))
 
     header = (run_dir / "predictions.csv").read_text().splitlines()[0]
     assert header == ",video_id,t_start,t_end,class,score"

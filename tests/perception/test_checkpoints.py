@@ -212,6 +212,20 @@ def test_hugging_face_directory_at_another_resolution_loads_at_the_configured_on
     assert not torch.allclose(loaded.embeddings.position_embeddings, sinusoid_table(8, 32), atol=1e-2)
 
 
+def test_configured_training_fields_win_over_the_directorys_config_json(tmp_path):
+    """model.backbone.config.hidden_dropout_prob=0.1 must reach the model even when the weights
+    come from a directory whose config.json says 0.0 (it was silently dropped once)."""
+    _hf_model().save_pretrained(tmp_path / "hf")
+    loaded = load_videomae(
+        {**TINY, "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.2}, tmp_path / "hf"
+    )
+    assert loaded.config.hidden_dropout_prob == 0.1 and loaded.config.attention_probs_dropout_prob == 0.2
+    loaded.train()
+    clip = _clip()
+    assert not torch.equal(loaded(clip).last_hidden_state, loaded(clip).last_hidden_state)  # dropout acts
+    assert load_videomae(TINY, tmp_path / "hf").config.hidden_dropout_prob == 0.0
+
+
 def test_hugging_face_directory_with_another_architecture_is_an_error(tmp_path):
     _hf_model(hidden_size=48, intermediate_size=96).save_pretrained(tmp_path / "wide")
     with pytest.raises(ValueError, match="architecture differs.*hidden_size"):
