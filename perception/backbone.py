@@ -14,6 +14,15 @@ happened (a nod and a foot tap look alike once averaged over the frame). This ma
 when the backbone's features carry little semantics, as with the randomly initialised
 tiny backbone of the CPU demo.
 
+``center_frames`` subtracts each video's mean frame (per pixel, over all its sampled frames) from
+its frames before the blocks: what stays is how the video departs from its own average, a
+displaced head held for seconds as much as a nod, while the subject's colours, chair and
+background cancel. The recognition demo's tiny TSM networks need the same (recognition/models/
+tsm.py); the published recipe does not use it. Each video passes through the backbone alone
+(detection/model/detector.py), so the mean never mixes videos or padding; ``task=predict`` cuts a
+long video into windows of about a training video's length (detection/predict/video.py), and
+each window is centred on its own mean.
+
 Which blocks get an adapter is an option (``adapter_blocks``), and so is what trains: with
 adapters the backbone is usually frozen; with no adapter it is either fine-tuned whole
 (``freeze_backbone=False``, "full") or frozen, in which case nothing in it needs gradients and
@@ -101,9 +110,11 @@ class AdaptedVideoMAE(nn.Module):
         grad_checkpointing: bool = False,
         spatial_pool: int = 1,
         adapter_blocks: Sequence[int] | None = None,
+        center_frames: bool = False,
     ) -> None:
         super().__init__()
         config = encoder.config
+        self.center_frames = center_frames
         if chunk_frames != config.num_frames:
             raise ValueError(
                 f"chunk_frames={chunk_frames} must equal the backbone's num_frames={config.num_frames} "
@@ -166,6 +177,8 @@ class AdaptedVideoMAE(nn.Module):
         if frames.dtype == torch.uint8:
             x = x / 255.0
         x = (x - self.pixel_mean) / self.pixel_std
+        if self.center_frames:  # each video passes alone (detector.encode): its own mean frame
+            x = x - x.mean(dim=1, keepdim=True)
         chunks = -(-t // self.chunk_frames)
         pad = chunks * self.chunk_frames - t
         if pad:  # repeat the last frame: padding with black would be a fake scene cut
@@ -214,6 +227,7 @@ def build_adapted_videomae(
     adapter_blocks: Sequence[int] | None = None,
     pretrained_image_size: int | None = None,
     self_pretrain: Mapping[str, Any] | None = None,
+    center_frames: bool = False,
 ) -> AdaptedVideoMAE:
     """Builder used by the Hydra configs (``model.backbone._target_``).
 
@@ -242,6 +256,7 @@ def build_adapted_videomae(
         grad_checkpointing=grad_checkpointing,
         spatial_pool=spatial_pool,
         adapter_blocks=adapter_blocks,
+        center_frames=center_frames,
     )
 
 

@@ -184,3 +184,20 @@ def test_activation_checkpointing_under_bf16_autocast_gives_the_same_gradients(t
         grads.append([p.grad.clone() for p in model.adapters.parameters()])
     for plain, recomputed in zip(*grads, strict=True):
         assert torch.equal(plain, recomputed)
+
+
+def test_center_frames_sees_only_what_changes_within_the_video(tiny_videomae_config):
+    """With ``center_frames`` a static image added to every frame (a subject's colours, the
+    chair) changes nothing; without it, it does. Lengths differ from the chunk, so the padding
+    repeats a centred frame."""
+    torch.manual_seed(0)
+    centred = build_adapted_videomae(tiny_videomae_config, center_frames=True)
+    plain = build_adapted_videomae(tiny_videomae_config)
+    plain.load_state_dict(centred.state_dict())
+    motion = torch.rand(1, 21, 32, 32, 3) * 0.5
+    static = torch.rand(1, 1, 32, 32, 3) * 0.5
+    with torch.no_grad():
+        assert torch.allclose(centred(motion), centred(motion + static), atol=1e-5)
+        assert not torch.allclose(plain(motion), plain(motion + static), atol=1e-2)
+        # and the motion itself still matters
+        assert not torch.allclose(centred(motion), centred(motion.flip(1)), atol=1e-2)
