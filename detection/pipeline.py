@@ -19,7 +19,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from hydra.utils import instantiate, to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
@@ -27,6 +26,7 @@ from detection.data.annotations import VideoAnnotation, annotations_to_frame, re
 from detection.data.dataset import MMADataset
 from detection.evaluation.control import (
     CONTROL_DERANGEMENTS,
+    control_spread,
     permuted_label_control,
     permuted_label_controls,
 )
@@ -258,7 +258,7 @@ def evaluate_and_report(
         control = draws[cfg.seed]
     else:
         control = permuted_label_control(gt, predictions, cfg.seed, protocol)
-    control_mean, control_std = float(np.mean(draws)), float(np.std(draws, ddof=1))
+    control_mean, control_std = control_spread(draws)
     report = {
         "action": {k: metrics["action"][k] for k in ("per_tiou", "avg")},
         "body": {k: metrics["body"][k] for k in ("per_tiou", "avg")},

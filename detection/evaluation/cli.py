@@ -39,7 +39,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from detection.data.annotations import (
@@ -49,7 +48,7 @@ from detection.data.annotations import (
     read_mma52_csv,
     read_submission,
 )
-from detection.evaluation.control import permuted_label_controls
+from detection.evaluation.control import control_spread, permuted_label_controls
 from detection.evaluation.metrics import LEVELS, PROTOCOLS, evaluate_level, format_table
 from perception.atomic import atomic_write_text
 
@@ -143,7 +142,7 @@ def _control(gt: pd.DataFrame, pred: pd.DataFrame, action: float, args: argparse
     """The permuted-label control over ``args.control`` derangements beside the true action Avg
     ``action``, printed and returned."""
     draws = permuted_label_controls(gt, pred, range(args.control), args.protocol)
-    mean, std = float(np.mean(draws)), float(np.std(draws, ddof=1))
+    mean, std = control_spread(draws)
     ratio = action / mean if mean > 0 else None
     print(
         f"control: action Avg with permuted class labels = {mean:.2f} +/- {std:.2f} "

@@ -14,12 +14,12 @@ control when one figure is judged against it (``python -m detection.evaluate --c
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from detection.evaluation.metrics import evaluate_detection
+from detection.evaluation.metrics import evaluate_level
 
 CONTROL_DERANGEMENTS = 50  # draws behind the many-derangement control a run records beside its own
 
@@ -40,7 +40,7 @@ def permuted_label_control(gt: pd.DataFrame, predictions: pd.DataFrame, seed: in
     permutation[present] = derangement(present, rng)
     permuted = predictions.copy()
     permuted["class"] = permutation[permuted["class"].to_numpy()]
-    return evaluate_detection(gt, permuted, protocol=protocol)["action"]["avg"]
+    return evaluate_level(gt, permuted, "action", protocol)["avg"]  # the body level is never used
 
 
 def permuted_label_controls(
@@ -49,3 +49,8 @@ def permuted_label_controls(
     """The control once per seed (seed ``s`` gives exactly ``permuted_label_control(..., s, ...)``,
     so a run's recorded control is one of these draws)."""
     return [permuted_label_control(gt, predictions, seed, protocol) for seed in seeds]
+
+
+def control_spread(draws: Sequence[float]) -> tuple[float, float]:
+    """(mean, sample std) of the control's draws: the figures a run records and the CLI prints."""
+    return float(np.mean(draws)), float(np.std(draws, ddof=1))
