@@ -76,13 +76,19 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_pat
     one = torch.load(single_dir / "checkpoint.pt", weights_only=True)
     two = torch.load(ddp_dir / "checkpoint.pt", weights_only=True)
     assert one["epoch"] == two["epoch"] == 1
-    # Float sums run in another order across ranks, so equal up to rounding; Adam turns
-    # rounding in near-zero gradients into updates, so the bound is a tenth of one step at this
-    # learning rate (2e-3): a rank training on its half batch alone moves weights ~1e-3.
+    # Float sums run in another order across ranks, so equal up to rounding. Adam's step hardly
+    # depends on a gradient's size, so rounding in a near-zero gradient can move a weight by up
+    # to a step (2e-3 here) in one run and not the other: how far the worst weight lands depends
+    # on the CPU's float kernels (under 2e-4 on one machine, 3.4e-4 on another). What does not is how
+    # many weights move: rounding moved 2 of 314,879 by over 1e-4, while ranks that did not
+    # synchronise (DDP left out), each training on its half batch, moved 228,559.
     differences = {n: (two["model"][n].float() - w.float()).abs() for n, w in one["model"].items()}
+    flat = torch.cat([d.flatten() for d in differences.values()])
     worst = max(differences, key=lambda n: differences[n].max())
-    assert differences[worst].max() < 2e-4, worst
-    assert torch.cat([d.flatten() for d in differences.values()]).mean() < 1e-6
+    assert (flat > 1e-4).float().mean() < 1e-3, (
+        f"{(flat > 1e-4).sum().item()} of {flat.numel()} weights differ; worst {worst}"
+    )
+    assert flat.mean() < 1e-6
 
     # evaluation was sharded over the ranks and gathered: every test video once, the same
     # detections (near-equal scores may swap places, so compare each video's sorted scores)
