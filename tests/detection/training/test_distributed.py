@@ -79,9 +79,9 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_pat
     # Float sums run in another order across ranks, so equal up to rounding. Adam's step hardly
     # depends on a gradient's size, so rounding in a near-zero gradient can move a weight by up
     # to a step (2e-3 here) in one run and not the other: how far the worst weight lands depends
-    # on the CPU's float kernels (under 2e-4 on one machine, 3.4e-4 on another). What does not is how
-    # many weights move: rounding moved 2 of 314,879 by over 1e-4, while ranks that did not
-    # synchronise (DDP left out), each training on its half batch, moved 228,559.
+    # on the CPU's float kernels (under 2e-4 on one machine, 3.4e-4 on another). What does not
+    # is how many weights move: rounding moved 2 of 314,879 by over 1e-4, while ranks that did
+    # not synchronise (DDP left out), each training on its half batch, moved 228,559.
     differences = {n: (two["model"][n].float() - w.float()).abs() for n, w in one["model"].items()}
     flat = torch.cat([d.flatten() for d in differences.values()])
     worst = max(differences, key=lambda n: differences[n].max())
