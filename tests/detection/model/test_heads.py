@@ -90,6 +90,57 @@ def test_the_whole_detector_scores_a_video_the_same_alone_and_batched():
     assert torch.allclose(alone.sigmoid(), batched.sigmoid(), atol=1e-5, rtol=0)
 
 
+def _per_level_reference(head: DetectionHead, feats, masks):
+    """The head run one level at a time, as it ran before levels were batched."""
+    logits, offsets = [], []
+    for level, (x, mask) in enumerate(zip(feats, masks, strict=True)):
+        c, r = x, x
+        for block in head.cls_tower:
+            c = block(c, mask)
+        for block in head.reg_tower:
+            r = block(r, mask)
+        logits.append(head.cls_out(c * mask).transpose(1, 2))
+        offsets.append(torch.relu(head.scales[level](head.reg_out(r * mask))).transpose(1, 2))
+    return logits, offsets
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_the_head_runs_all_levels_at_once_exactly_as_one_at_a_time(kind):
+    """Levels share each convolution call; a gap too narrow, or norm statistics pooled across
+    levels, would leak one level into another and break this equality."""
+    pyramid, head = _head(kind)
+    for i, scale in enumerate(head.scales):
+        torch.nn.init.constant_(scale.scale, 1.0 + i)  # levels differ after the shared branches too
+    torch.manual_seed(2)
+    x, mask = torch.randn(2, 24, 48) * 4 + 3, torch.ones(2, 1, 48)
+    mask[1, :, 30:] = 0
+    with torch.no_grad():
+        feats, masks = pyramid(x, mask)
+        feats = [f + 10.0 * level for level, f in enumerate(feats)]  # levels of different scales
+        batched = head(feats, masks)
+        reference = _per_level_reference(head, feats, masks)
+    for got, want in zip(batched, reference, strict=True):
+        assert [g.shape for g in got] == [w.shape for w in want]
+        for g, w in zip(got, want, strict=True):
+            assert torch.allclose(g, w, atol=1e-5, rtol=1e-5), (g - w).abs().max()
+    assert torch.cat(reference[0], 1).std() > 1e-2
+
+
+def test_segmented_group_norm_normalises_each_segment_alone():
+    torch.manual_seed(0)
+    norm = MaskedGroupNorm(1, 4)
+    a, b = torch.randn(1, 4, 5) * 3 + 7, torch.randn(1, 4, 3) - 5
+    x = torch.cat([a, torch.zeros(1, 4, 1), b], dim=-1)
+    mask = torch.ones(1, 1, 9)
+    mask[..., 5] = 0
+    segments = torch.zeros(9, 2)
+    segments[:5, 0], segments[6:, 1] = 1, 1
+    out = norm(x, mask, segments)
+    assert torch.allclose(out[..., :5], norm(a, torch.ones(1, 1, 5)), atol=1e-5)
+    assert torch.allclose(out[..., 6:], norm(b, torch.ones(1, 1, 3)), atol=1e-5)
+    assert out[..., 5].abs().max() == 0
+
+
 def test_plain_group_norm_would_see_the_padding():
     """Why the conv pyramid masks its GroupNorm: the unmasked one changes with padding."""
     torch.manual_seed(0)
