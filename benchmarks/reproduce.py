@@ -80,10 +80,36 @@ def run_once(run: dict[str, Any], seed: int, workdir: Path, threads: int | None)
     return json.loads((workdir / "runs" / name / "metrics.json").read_text()), seconds
 
 
-def compare(run: dict[str, Any], results: dict[int, dict], tolerance: float) -> tuple[list[str], bool]:
-    """Printable lines comparing this machine's figures with the README's, and whether all agree."""
+def git_commit() -> str:
+    """The checked-out commit (``-dirty`` when the tree has changes): what the figures came from."""
+    done = subprocess.run(
+        ["git", "describe", "--always", "--dirty", "--abbrev=7"], cwd=REPO, capture_output=True, text=True
+    )
+    return done.stdout.strip() if done.returncode == 0 else "unknown"
+
+
+def run_cpu(workdir: Path, name: str, seed: int) -> str | None:
+    """The CPU model a run wrote into its environment.json (None when it wrote none)."""
+    path = workdir / "runs" / f"{name}_seed{seed}" / "environment.json"
+    return json.loads(path.read_text()).get("cpu") if path.exists() else None
+
+
+def compare(
+    run: dict[str, Any], results: dict[int, dict], tolerance: float, cpu: str | None = None
+) -> tuple[list[str], bool]:
+    """Printable lines comparing this machine's figures with the README's, and whether all agree.
+
+    Float kernels differ between CPU models, so a per-seed figure recorded on one model need not
+    repeat on another; when ``cpu`` differs from the recording's, the first line says so and
+    the means ± std are what to compare."""
     lines, agree = [], True
     expected = run.get("expected", {})
+    recorded_cpu = expected.get("recorded_on", {}).get("cpu")
+    if cpu and recorded_cpu and cpu != recorded_cpu:
+        lines.append(
+            f"  note: recorded on {recorded_cpu!r}, run here on {cpu!r}: per-seed figures need not"
+            " repeat; compare the means within the seed spread"
+        )
     for metric in run["metrics"]:
         ours = {seed: lookup(m, metric) for seed, m in results.items()}
         theirs = {int(s): v for s, v in expected.get("seeds", {}).get(metric, {}).items()}
@@ -108,8 +134,16 @@ def compare(run: dict[str, Any], results: dict[int, dict], tolerance: float) -> 
     return lines, agree
 
 
-def record(spec: dict[str, Any], name: str, results: dict[int, dict], seconds: dict[int, float]) -> None:
-    """Store this machine's figures as the run's expected ones (``--record``)."""
+def record(
+    spec: dict[str, Any],
+    name: str,
+    results: dict[int, dict],
+    seconds: dict[int, float],
+    cpu: str | None = None,
+    commit: str | None = None,
+) -> None:
+    """Store this machine's figures as the run's expected ones (``--record``), with the CPU model
+    and commit they came from: a later mismatch can then be told from a CPU change."""
     run = next(r for r in spec["runs"] if r["name"] == name)
     seeds = {m: {str(s): lookup(r, m) for s, r in results.items()} for m in run["metrics"]}
     stats = {m: dict(zip(("mean", "std"), summary(list(v.values())), strict=True)) for m, v in seeds.items()}
@@ -117,6 +151,7 @@ def record(spec: dict[str, Any], name: str, results: dict[int, dict], seconds: d
         "seeds": seeds,
         "summary": stats,
         "seconds": {str(s): round(t) for s, t in seconds.items()},
+        "recorded_on": {"cpu": cpu, "commit": commit},
     }
 
 
@@ -170,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
             except RuntimeError as error:
                 print(f"FAILED {error}", flush=True)
                 return 2
-        lines, agree = compare(run, results, args.tolerance)
+        cpu = run_cpu(workdir, run["name"], args.seeds[0])
+        lines, agree = compare(run, results, args.tolerance, cpu)
         all_agree &= agree
         print(f"{run['name']} ({', '.join(f'{s:.0f} s' for s in seconds.values())}):")
         print("\n".join(lines), flush=True)
@@ -180,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
             "agree": agree,
         }
         if args.record:
-            record(spec, run["name"], results, seconds)
+            record(spec, run["name"], results, seconds, cpu, git_commit())
     (workdir / "reproduce.json").write_text(json.dumps(report, indent=2, default=str))
     if args.record:
         args.spec.write_text(json.dumps(spec, indent=2) + "\n")

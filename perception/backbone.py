@@ -23,6 +23,13 @@ tsm.py); the published recipe does not use it. Each video passes through the bac
 long video into windows of about a training video's length (detection/predict/video.py), and
 each window is centred on its own mean.
 
+``frame_difference`` feeds each frame's difference with the previous one (the first frame's is
+zero) instead of the frame: the RGB-difference input of TSN, the motion a 1-2 px nod leaves
+between two frames handed to the patch embedding directly, still from the RGB frames alone (no
+flow, no skeleton). A constant image added to every frame cancels, as with ``center_frames``,
+but so does a displacement held still. ``task=predict``'s windows each start from a zero
+difference, one frame of edge effect per window.
+
 Which blocks get an adapter is an option (``adapter_blocks``), and so is what trains: with
 adapters the backbone is usually frozen; with no adapter it is either fine-tuned whole
 (``freeze_backbone=False``, "full") or frozen, in which case nothing in it needs gradients and
@@ -111,10 +118,12 @@ class AdaptedVideoMAE(nn.Module):
         spatial_pool: int = 1,
         adapter_blocks: Sequence[int] | None = None,
         center_frames: bool = False,
+        frame_difference: bool = False,
     ) -> None:
         super().__init__()
         config = encoder.config
         self.center_frames = center_frames
+        self.frame_difference = frame_difference
         if chunk_frames != config.num_frames:
             raise ValueError(
                 f"chunk_frames={chunk_frames} must equal the backbone's num_frames={config.num_frames} "
@@ -179,6 +188,8 @@ class AdaptedVideoMAE(nn.Module):
         x = (x - self.pixel_mean) / self.pixel_std
         if self.center_frames:  # each video passes alone (detector.encode): its own mean frame
             x = x - x.mean(dim=1, keepdim=True)
+        if self.frame_difference:  # before chunking, so a chunk's first frame has its predecessor
+            x = torch.cat([torch.zeros_like(x[:, :1]), x[:, 1:] - x[:, :-1]], dim=1)
         chunks = -(-t // self.chunk_frames)
         pad = chunks * self.chunk_frames - t
         if pad:  # repeat the last frame: padding with black would be a fake scene cut
@@ -228,6 +239,7 @@ def build_adapted_videomae(
     pretrained_image_size: int | None = None,
     self_pretrain: Mapping[str, Any] | None = None,
     center_frames: bool = False,
+    frame_difference: bool = False,
 ) -> AdaptedVideoMAE:
     """Builder used by the Hydra configs (``model.backbone._target_``).
 
@@ -257,6 +269,7 @@ def build_adapted_videomae(
         spatial_pool=spatial_pool,
         adapter_blocks=adapter_blocks,
         center_frames=center_frames,
+        frame_difference=frame_difference,
     )
 
 

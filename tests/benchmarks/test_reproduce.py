@@ -26,12 +26,26 @@ def test_comparison_reports_per_seed_differences_and_flags_a_mismatch():
     lines, agree = reproduce.compare(run, off, tolerance=0.1)
     assert not agree and any("diff +0.500" in line for line in lines)
     assert reproduce.compare(run, off, tolerance=1.0)[1]
+    assert not any("note" in line for line in lines)  # no recording CPU known: no note
+
+
+def test_comparison_says_when_the_cpu_differs_from_the_recording():
+    run = {
+        "name": "r",
+        "metrics": ["avg"],
+        "expected": {"seeds": {"avg": {"0": 1.0}}, "recorded_on": {"cpu": "AMD EPYC", "commit": "abc"}},
+    }
+    other, _ = reproduce.compare(run, {0: {"avg": 1.0}}, tolerance=0.0, cpu="Intel(R) Xeon(R) Processor")
+    same, _ = reproduce.compare(run, {0: {"avg": 1.0}}, tolerance=0.0, cpu="AMD EPYC")
+    assert "recorded on 'AMD EPYC', run here on 'Intel(R) Xeon(R) Processor'" in other[0]
+    assert not any("recorded on" in line for line in same)
 
 
 def test_record_stores_seeds_mean_and_std():
     spec = {"runs": [{"name": "r", "metrics": ["avg"]}]}
-    reproduce.record(spec, "r", {0: {"avg": 1.0}, 1: {"avg": 3.0}}, {0: 10.0, 1: 12.0})
+    reproduce.record(spec, "r", {0: {"avg": 1.0}, 1: {"avg": 3.0}}, {0: 10.0, 1: 12.0}, "CPU X", "abc1234")
     expected = spec["runs"][0]["expected"]
+    assert expected["recorded_on"] == {"cpu": "CPU X", "commit": "abc1234"}
     assert expected["seeds"] == {"avg": {"0": 1.0, "1": 3.0}}
     assert expected["summary"]["avg"]["mean"] == pytest.approx(2.0)
     assert expected["summary"]["avg"]["std"] == pytest.approx(2**0.5)

@@ -201,3 +201,21 @@ def test_center_frames_sees_only_what_changes_within_the_video(tiny_videomae_con
         assert not torch.allclose(plain(motion), plain(motion + static), atol=1e-2)
         # and the motion itself still matters
         assert not torch.allclose(centred(motion), centred(motion.flip(1)), atol=1e-2)
+
+
+def test_frame_difference_sees_each_frame_minus_the_previous_one(tiny_videomae_config):
+    """With ``frame_difference`` a static image cancels and a video the backbone sees is its
+    frame-to-frame change: a still video looks like a black one, and a moving one does not."""
+    torch.manual_seed(0)
+    differenced = build_adapted_videomae(tiny_videomae_config, frame_difference=True)
+    plain = build_adapted_videomae(tiny_videomae_config)
+    plain.load_state_dict(differenced.state_dict())
+    motion = torch.rand(1, 21, 32, 32, 3) * 0.5
+    static = torch.rand(1, 1, 32, 32, 3) * 0.5
+    still = static.expand(1, 21, 32, 32, 3)
+    with torch.no_grad():
+        assert torch.allclose(differenced(motion), differenced(motion + static), atol=1e-5)
+        assert torch.allclose(differenced(still), differenced(torch.zeros_like(still)), atol=1e-5)
+        assert not torch.allclose(plain(still), plain(torch.zeros_like(still)), atol=1e-2)
+        # the order of the frames matters: differences are not a mean frame removed
+        assert not torch.allclose(differenced(motion), differenced(motion.flip(1)), atol=1e-2)
