@@ -156,7 +156,9 @@ class TemporalPyramid(nn.Module):
 class DetectionHead(nn.Module):
     """Shared classification and regression branches over all pyramid levels: ``layers``
     masked conv blocks each (``norm``: ``group`` for the conv pyramid, ``layer`` = ActionFormer's
-    channel LayerNorm), then a conv to class logits and one to the two boundary distances."""
+    channel LayerNorm), then a conv to class logits and one to the two boundary distances.
+    ``batch_levels``: all levels through each layer in one call (default) or one level at a time;
+    the same outputs either way (:meth:`forward`)."""
 
     def __init__(
         self,
@@ -166,8 +168,10 @@ class DetectionHead(nn.Module):
         layers: int = 2,
         prior_prob: float = 0.01,
         norm: str = "group",
+        batch_levels: bool = True,
     ) -> None:
         super().__init__()
+        self.batch_levels = batch_levels
         self.cls_tower = nn.ModuleList([MaskedConvBlock(dim, dim, norm=norm) for _ in range(layers)])
         self.reg_tower = nn.ModuleList([MaskedConvBlock(dim, dim, norm=norm) for _ in range(layers)])
         self.cls_out = nn.Conv1d(dim, num_classes, 3, padding=1)
@@ -186,7 +190,11 @@ class DetectionHead(nn.Module):
         zero-masked gap as wide as the kernel's reach, so no convolution sees a neighbouring
         level, and with per-level norm statistics (``segments``). On CPU a Conv1d over a few
         dozen steps costs its fixed overhead, not its arithmetic, so one call instead of one
-        per level cuts the head's time several-fold; the outputs equal a per-level loop's."""
+        per level cuts the head's time several-fold; the outputs equal a per-level loop's.
+        ``batch_levels=False`` runs :meth:`forward_per_level` instead (benchmarks/bench_head.py:
+        at width 512 over 768 steps the CPU is faster per level)."""
+        if not self.batch_levels:
+            return self.forward_per_level(feats, masks)
         gap = max(conv.padding[0] for conv in self.modules() if isinstance(conv, nn.Conv1d))
         lengths = [x.shape[-1] for x in feats]
         filler = feats[0].new_zeros(feats[0].shape[0], feats[0].shape[1], gap)
@@ -208,6 +216,23 @@ class DetectionHead(nn.Module):
             logits.append(cls[..., start : start + length].transpose(1, 2))
             distances = self.scales[level](reg[..., start : start + length])
             offsets.append(F.relu(distances).transpose(1, 2))
+        return logits, offsets
+
+    def forward_per_level(
+        self, feats: list[torch.Tensor], masks: list[torch.Tensor]
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """The same outputs as :meth:`forward`, one level at a time: the plain loop that
+        :meth:`forward` batches, kept as its reference (tests/detection/model/test_heads.py,
+        benchmarks/bench_head.py)."""
+        logits, offsets = [], []
+        for level, (x, mask) in enumerate(zip(feats, masks, strict=True)):
+            c, r = x, x
+            for block in self.cls_tower:
+                c = block(c, mask)
+            for block in self.reg_tower:
+                r = block(r, mask)
+            logits.append(self.cls_out(c * mask).transpose(1, 2))
+            offsets.append(F.relu(self.scales[level](self.reg_out(r * mask))).transpose(1, 2))
         return logits, offsets
 
 

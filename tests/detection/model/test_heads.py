@@ -90,20 +90,6 @@ def test_the_whole_detector_scores_a_video_the_same_alone_and_batched():
     assert torch.allclose(alone.sigmoid(), batched.sigmoid(), atol=1e-5, rtol=0)
 
 
-def _per_level_reference(head: DetectionHead, feats, masks):
-    """The head run one level at a time, as it ran before levels were batched."""
-    logits, offsets = [], []
-    for level, (x, mask) in enumerate(zip(feats, masks, strict=True)):
-        c, r = x, x
-        for block in head.cls_tower:
-            c = block(c, mask)
-        for block in head.reg_tower:
-            r = block(r, mask)
-        logits.append(head.cls_out(c * mask).transpose(1, 2))
-        offsets.append(torch.relu(head.scales[level](head.reg_out(r * mask))).transpose(1, 2))
-    return logits, offsets
-
-
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_the_head_runs_all_levels_at_once_exactly_as_one_at_a_time(kind):
     """Levels share each convolution call; a gap too narrow, or norm statistics pooled across
@@ -118,12 +104,17 @@ def test_the_head_runs_all_levels_at_once_exactly_as_one_at_a_time(kind):
         feats, masks = pyramid(x, mask)
         feats = [f + 10.0 * level for level, f in enumerate(feats)]  # levels of different scales
         batched = head(feats, masks)
-        reference = _per_level_reference(head, feats, masks)
+        reference = head.forward_per_level(feats, masks)
     for got, want in zip(batched, reference, strict=True):
         assert [g.shape for g in got] == [w.shape for w in want]
         for g, w in zip(got, want, strict=True):
             assert torch.allclose(g, w, atol=1e-5, rtol=1e-5), (g - w).abs().max()
     assert torch.cat(reference[0], 1).std() > 1e-2
+    head.batch_levels = False  # the option runs the reference loop itself
+    with torch.no_grad():
+        unbatched = head(feats, masks)
+    pairs = zip(unbatched[0] + unbatched[1], reference[0] + reference[1], strict=True)
+    assert all(torch.equal(u, r) for u, r in pairs)
 
 
 def test_segmented_group_norm_normalises_each_segment_alone():
