@@ -188,12 +188,12 @@ class AdaptedVideoMAE(nn.Module):
         x = (x - self.pixel_mean) / self.pixel_std
         if self.center_frames:  # each video passes alone (detector.encode): its own mean frame
             x = x - x.mean(dim=1, keepdim=True)
-        if self.frame_difference:  # before chunking, so a chunk's first frame has its predecessor
-            x = torch.cat([torch.zeros_like(x[:, :1]), x[:, 1:] - x[:, :-1]], dim=1)
         chunks = -(-t // self.chunk_frames)
         pad = chunks * self.chunk_frames - t
         if pad:  # repeat the last frame: padding with black would be a fake scene cut
             x = torch.cat([x, x[:, -1:].expand(b, pad, *x.shape[2:])], dim=1)
+        if self.frame_difference:  # after padding (a still tail: zero differences), before chunking
+            x = torch.cat([torch.zeros_like(x[:, :1]), x[:, 1:] - x[:, :-1]], dim=1)
         x = x.reshape(b * chunks, self.chunk_frames, *x.shape[2:])
 
         tokens = self.encoder.embeddings(x, None)

@@ -219,3 +219,7 @@ def test_frame_difference_sees_each_frame_minus_the_previous_one(tiny_videomae_c
         assert not torch.allclose(plain(still), plain(torch.zeros_like(still)), atol=1e-2)
         # the order of the frames matters: differences are not a mean frame removed
         assert not torch.allclose(differenced(motion), differenced(motion.flip(1)), atol=1e-2)
+        # the chunk's padding is a still continuation (zero differences), not the last motion
+        # repeated: 21 frames padded to 32 equal the same frames followed by 11 copies of the last
+        held = torch.cat([motion, motion[:, -1:].expand(1, 11, 32, 32, 3)], dim=1)
+        assert torch.allclose(differenced(motion), differenced(held)[..., :11], atol=1e-5)

@@ -79,16 +79,19 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_pat
     # Float sums run in another order across ranks, so equal up to rounding. Adam's step hardly
     # depends on a gradient's size, so rounding in a near-zero gradient can move a weight by up
     # to a step (2e-3 here) in one run and not the other: how far the worst weight lands depends
-    # on the CPU's float kernels (under 2e-4 on one machine, 3.4e-4 on another). What does not
-    # is how many weights move: rounding moved 2 of 314,879 by over 1e-4, while ranks that did
-    # not synchronise (DDP left out), each training on its half batch, moved 228,559.
+    # on the CPU's float kernels (under 2e-4 on one machine, 3.4e-4 on another) and on the order
+    # of the head's sums (5.7e-4 since it runs all pyramid levels in one call). What does not is
+    # how few weights move: rounding moved 2 of 314,879 by over 1e-4 (111 with the batched head,
+    # mostly in the flow encoder upstream of it; mean difference 3.1e-6), while ranks that did
+    # not synchronise (DDP left out), each training on its half batch, moved 228,559 (a mean of
+    # at least 7e-5).
     differences = {n: (two["model"][n].float() - w.float()).abs() for n, w in one["model"].items()}
     flat = torch.cat([d.flatten() for d in differences.values()])
     worst = max(differences, key=lambda n: differences[n].max())
     assert (flat > 1e-4).float().mean() < 1e-3, (
         f"{(flat > 1e-4).sum().item()} of {flat.numel()} weights differ; worst {worst}"
     )
-    assert flat.mean() < 1e-6
+    assert flat.mean() < 2e-5
 
     # evaluation was sharded over the ranks and gathered: every test video once, the same
     # detections (near-equal scores may swap places, so compare each video's sorted scores)
