@@ -177,6 +177,8 @@ class DetectionHead(nn.Module):
         self.cls_out = nn.Conv1d(dim, num_classes, 3, padding=1)
         self.reg_out = nn.Conv1d(dim, 2, 3, padding=1)
         self.scales = nn.ModuleList([Scale() for _ in range(levels)])
+        # zero steps between levels when batched: as wide as the widest convolution reaches
+        self.level_gap = max(m.padding[0] for m in self.modules() if isinstance(m, nn.Conv1d))
         # Start every class at a low score so the focal loss is not swamped by easy negatives.
         nn.init.constant_(self.cls_out.bias, -math.log((1 - prior_prob) / prior_prob))
 
@@ -195,7 +197,7 @@ class DetectionHead(nn.Module):
         at width 512 over 768 steps the CPU is faster per level)."""
         if not self.batch_levels:
             return self.forward_per_level(feats, masks)
-        gap = max(conv.padding[0] for conv in self.modules() if isinstance(conv, nn.Conv1d))
+        gap = self.level_gap
         lengths = [x.shape[-1] for x in feats]
         filler = feats[0].new_zeros(feats[0].shape[0], feats[0].shape[1], gap)
         mask_filler = masks[0].new_zeros(masks[0].shape[0], 1, gap)

@@ -186,16 +186,21 @@ def test_activation_checkpointing_under_bf16_autocast_gives_the_same_gradients(t
         assert torch.equal(plain, recomputed)
 
 
+def _with_and_without(config, **option):
+    """A backbone with one input option on, the same weights without it, and test clips: a
+    21-frame motion (not a chunk multiple, so padding is exercised) and a static image."""
+    torch.manual_seed(0)
+    with_option = build_adapted_videomae(config, **option)
+    plain = build_adapted_videomae(config)
+    plain.load_state_dict(with_option.state_dict())
+    return with_option, plain, torch.rand(1, 21, 32, 32, 3) * 0.5, torch.rand(1, 1, 32, 32, 3) * 0.5
+
+
 def test_center_frames_sees_only_what_changes_within_the_video(tiny_videomae_config):
     """With ``center_frames`` a static image added to every frame (a subject's colours, the
     chair) changes nothing; without it, it does. Lengths differ from the chunk, so the padding
     repeats a centred frame."""
-    torch.manual_seed(0)
-    centred = build_adapted_videomae(tiny_videomae_config, center_frames=True)
-    plain = build_adapted_videomae(tiny_videomae_config)
-    plain.load_state_dict(centred.state_dict())
-    motion = torch.rand(1, 21, 32, 32, 3) * 0.5
-    static = torch.rand(1, 1, 32, 32, 3) * 0.5
+    centred, plain, motion, static = _with_and_without(tiny_videomae_config, center_frames=True)
     with torch.no_grad():
         assert torch.allclose(centred(motion), centred(motion + static), atol=1e-5)
         assert not torch.allclose(plain(motion), plain(motion + static), atol=1e-2)
@@ -206,12 +211,7 @@ def test_center_frames_sees_only_what_changes_within_the_video(tiny_videomae_con
 def test_frame_difference_sees_each_frame_minus_the_previous_one(tiny_videomae_config):
     """With ``frame_difference`` a static image cancels and a video the backbone sees is its
     frame-to-frame change: a still video looks like a black one, and a moving one does not."""
-    torch.manual_seed(0)
-    differenced = build_adapted_videomae(tiny_videomae_config, frame_difference=True)
-    plain = build_adapted_videomae(tiny_videomae_config)
-    plain.load_state_dict(differenced.state_dict())
-    motion = torch.rand(1, 21, 32, 32, 3) * 0.5
-    static = torch.rand(1, 1, 32, 32, 3) * 0.5
+    differenced, plain, motion, static = _with_and_without(tiny_videomae_config, frame_difference=True)
     still = static.expand(1, 21, 32, 32, 3)
     with torch.no_grad():
         assert torch.allclose(differenced(motion), differenced(motion + static), atol=1e-5)
