@@ -29,6 +29,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from perception.atomic import atomic_write_text
+
 REPO = Path(__file__).resolve().parents[1]
 SPEC = REPO / "docs" / "reproduce" / "headline.json"
 
@@ -217,9 +219,10 @@ def main(argv: list[str] | None = None) -> int:
         }
         if args.record:
             record(spec, run["name"], results, seconds, cpu, git_commit())
-    (workdir / "reproduce.json").write_text(json.dumps(report, indent=2, default=str))
+    atomic_write_text(workdir / "reproduce.json", json.dumps(report, indent=2, default=str))
     if args.record:
-        args.spec.write_text(json.dumps(spec, indent=2) + "\n")
+        # atomic: an interrupted --record leaves the previous spec whole, not a truncated one
+        atomic_write_text(args.spec, json.dumps(spec, indent=2) + "\n")
         print(f"recorded as the expected figures in {args.spec}")
     print(
         "every figure agrees with the README"

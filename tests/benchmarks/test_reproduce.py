@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -87,3 +88,26 @@ def test_lookup_reads_keys_that_hold_dots():
     assert reproduce.lookup(metrics, "accuracy") == 0.5
     with pytest.raises(KeyError):
         reproduce.lookup(metrics, "action.per_tiou.0.7")
+
+
+def test_an_interrupted_record_leaves_the_spec_whole(tmp_path, monkeypatch):
+    """``--record`` rewrites the spec the README is checked against: if the write dies before it
+    completes (here: the final rename fails), the old spec must still be there, unchanged."""
+    spec = tmp_path / "headline.json"
+    original = json.dumps({"runs": [{"name": "r", "overrides": [], "metrics": ["avg"]}]}, indent=2) + "\n"
+    spec.write_text(original)
+    monkeypatch.setattr(reproduce, "run_once", lambda run, seed, workdir, threads: ({"avg": 1.0}, 1.0))
+
+    real_os = reproduce.atomic_write_text.__globals__["os"]
+    real_replace = real_os.replace
+
+    def interrupted(source, destination):
+        if Path(destination) == spec:  # as if the process were stopped between write and rename
+            raise KeyboardInterrupt
+        real_replace(source, destination)
+
+    monkeypatch.setattr(real_os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        reproduce.main(["--spec", str(spec), "--record", "--seeds", "0", "--workdir", str(tmp_path / "w")])
+    assert spec.read_text() == original
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["headline.json", "w"]  # no temporary left
