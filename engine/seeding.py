@@ -30,19 +30,32 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def make_deterministic(enabled: bool = True, threads: int | None = None) -> dict[str, object]:
-    """Deterministic kernels (``enabled``) and a fixed number of intra-op threads (``threads``,
-    None keeps PyTorch's choice); returns what is in force, for the run's records."""
+def make_deterministic(
+    enabled: bool = True, threads: int | None = None, flush_denormal: bool = True
+) -> dict[str, object]:
+    """Deterministic kernels (``enabled``), a fixed number of intra-op threads (``threads``,
+    None keeps PyTorch's choice) and denormal floats flushed to zero on CPU (``flush_denormal``);
+    returns what is in force, for the run's records.
+
+    Why flush: once a fine-tuned VideoMAE's attention grows peaked, many softmax weights and
+    their gradients fall below 1.2e-38, where x86 CPUs take a slow microcode path per number.
+    Measured on the 2-core VM: a fine-tuned tiny backbone with 8-px patches ran its forward and
+    backward 1.7x slower than a fresh one, and its training epochs slowed from 61 s to 137 s;
+    flushed, the trained and the fresh backbone take the same time (BENCHMARKS.md). Numbers that
+    small carry nothing a detector needs; GPUs flush in their own way and are unaffected."""
     if threads is not None:
         if threads < 1:
             raise ValueError(f"threads must be >= 1 or null, got {threads}")
         torch.set_num_threads(int(threads))
+    # returns False where the CPU cannot flush (no SSE3): then nothing is in force
+    flushing = bool(torch.set_flush_denormal(bool(flush_denormal))) and bool(flush_denormal)
     torch.use_deterministic_algorithms(enabled, warn_only=True)
     torch.backends.cudnn.deterministic = enabled
     torch.backends.cudnn.benchmark = not enabled
     return {
         "deterministic": enabled,
         "threads": torch.get_num_threads(),
+        "flush_denormal": flushing,
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
     }
 

@@ -62,7 +62,9 @@ def main(cfg: DictConfig):
         run_config=OmegaConf.to_container(cfg, resolve=True),
         run_dir=str(run_dir),
     )
-    environment = make_deterministic(cfg.get("deterministic", True), cfg.get("threads"))
+    environment = make_deterministic(
+        cfg.get("deterministic", True), cfg.get("threads"), cfg.get("flush_denormal", True)
+    )
     if distributed.launched_rank() == 0:
         atomic_write_text(
             run_dir / "environment.json", json.dumps(describe_environment(environment), indent=2)

@@ -158,5 +158,6 @@ def test_two_runs_of_one_seed_give_identical_weights_and_metrics_and_record_thei
     assert metrics[0] == metrics[1]
     environment = json.loads((runs[1] / "environment.json").read_text())
     assert environment["threads"] == 1 and environment["deterministic"] is True
+    assert environment["flush_denormal"] is True  # the root config's default
     assert environment["caps"]["ATEN_CPU_CAPABILITY"] == "avx2"
     assert environment["cpu_capability"] in ("AVX2", "DEFAULT")  # the cap is in force
