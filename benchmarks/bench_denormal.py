@@ -17,13 +17,15 @@ multiplied by ``--sharpen`` (logits by its square). ``--checkpoint`` times a rea
 detector's backbone instead (``streams.rgb.encoder.*`` of a ``checkpoint.pt``).
 
 What is timed: one forward + backward (sum of the last hidden state as the loss) of a batch of
-16-frame clips, the fastest of ``--repeat`` repetitions after 2 warm-up ones. Reported beside
+16-frame clips, the fastest of ``--repeat`` repetitions after 2 warm-up ones, each measurement
+in a fresh process that sets the flush mode before PyTorch starts its threads. Reported beside
 the times: the share of attention weights that are denormal (eager attention, not flushed).
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import time
 from pathlib import Path
 
@@ -38,11 +40,11 @@ TINY = REPO / "configs" / "model" / "videomae_tiny.yaml"
 SMALLEST_NORMAL = torch.finfo(torch.float32).tiny
 
 
-def tiny_config(patch_size: int) -> VideoMAEConfig:
+def tiny_config(patch_size: int, attention: str = "sdpa") -> VideoMAEConfig:
     """The demo's backbone sizes (configs/model/videomae_tiny.yaml), with the given patch size."""
     sizes = OmegaConf.to_container(OmegaConf.load(TINY).backbone.config)
     sizes["patch_size"] = patch_size
-    return VideoMAEConfig(**sizes, attn_implementation="eager")
+    return VideoMAEConfig(**sizes, attn_implementation=attention)
 
 
 def load_trained(model: VideoMAEModel, checkpoint: Path) -> None:
@@ -66,16 +68,44 @@ def sharpen(model: VideoMAEModel, factor: float) -> None:
                 projection.weight.mul_(factor)
 
 
-def denormal_share(model: VideoMAEModel, clips: torch.Tensor) -> float:
-    """Fraction of attention weights in (0, smallest normal), flushing off."""
-    torch.set_flush_denormal(False)
+def build(args: argparse.Namespace, peaked: bool, attention: str = "sdpa") -> VideoMAEModel:
+    """The fresh backbone (seed 0), or the same one sharpened / replaced by a trained one."""
+    torch.manual_seed(0)
+    model = VideoMAEModel(tiny_config(args.patch_size, attention))
+    if peaked and args.checkpoint:
+        load_trained(model, args.checkpoint)
+    elif peaked:
+        sharpen(model, args.sharpen)
+    return model
+
+
+def clips_for(model: VideoMAEModel, batch: int) -> torch.Tensor:
+    config = model.config
+    generator = torch.Generator().manual_seed(0)
+    return torch.randn(batch, config.num_frames, 3, config.image_size, config.image_size, generator=generator)
+
+
+def denormal_share(args: argparse.Namespace, peaked: bool) -> float:
+    """Fraction of attention weights in (0, smallest normal), not flushed (eager attention,
+    which returns them; the timed model uses PyTorch's fused attention, as training does)."""
+    model = build(args, peaked, attention="eager")
     with torch.no_grad():
-        attentions = model(clips, output_attentions=True).attentions
+        attentions = model(clips_for(model, args.batch), output_attentions=True).attentions
     tiny = sum(int(((a > 0) & (a < SMALLEST_NORMAL)).sum()) for a in attentions)
     return tiny / sum(a.numel() for a in attentions)
 
 
-def step_seconds(model: VideoMAEModel, clips: torch.Tensor, repeat: int) -> float:
+def step_seconds(args: argparse.Namespace, peaked: bool, flush: bool) -> float:
+    """Fastest forward + backward, in a process of its own with the flush mode set before any
+    work: switched on in a process that has already run the model, it did not take effect here
+    (the sharpened backbone: 1.27 s a step before, 1.18 s after, against 0.15-0.22 s in a fresh
+    process), presumably because PyTorch's worker threads keep the CPU flags they started with.
+    ``experiments/run.py`` sets it before any work for the same reason."""
+    torch.set_flush_denormal(flush)
+    torch.set_num_threads(args.threads)
+    model = build(args, peaked)
+    clips = clips_for(model, args.batch)
+
     def once() -> None:
         model(clips).last_hidden_state.sum().backward()
         model.zero_grad(set_to_none=True)
@@ -83,11 +113,16 @@ def step_seconds(model: VideoMAEModel, clips: torch.Tensor, repeat: int) -> floa
     for _ in range(2):
         once()
     best = float("inf")
-    for _ in range(repeat):
+    for _ in range(args.repeat):
         started = time.perf_counter()
         once()
         best = min(best, time.perf_counter() - started)
     return best
+
+
+def in_fresh_process(function, *arguments):
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(function, arguments)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,31 +138,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
     config = tiny_config(args.patch_size)
-    fresh = VideoMAEModel(config)
-    peaked = VideoMAEModel(config)
-    peaked.load_state_dict(fresh.state_dict())
-    if args.checkpoint:
-        load_trained(peaked, args.checkpoint)
-        label = f"trained ({args.checkpoint})"
-    else:
-        sharpen(peaked, args.sharpen)
-        label = f"sharpened x{args.sharpen:g}"
-    clips = torch.randn(args.batch, config.num_frames, 3, config.image_size, config.image_size)
     cpu = describe_environment({})["cpu"]
     print(f"{cpu}, torch {torch.__version__}, {args.threads} threads, batch {args.batch}")
     print(f"tiny VideoMAE at {config.image_size} px, {args.patch_size}-px patches")
-    print("| backbone | denormal attention weights | not flushed (ms) | flushed (ms) | slow-down |")
+    print("| backbone | denormal attention weights | not flushed (ms) | flushed (ms) | speed-up |")
     print("|---|---:|---:|---:|---:|")
-    for name, model in (("fresh", fresh), (label, peaked)):
-        share = denormal_share(model, clips)
-        torch.set_flush_denormal(False)
-        kept = step_seconds(model, clips, args.repeat)
-        torch.set_flush_denormal(True)
-        flushed = step_seconds(model, clips, args.repeat)
-        torch.set_flush_denormal(False)
+    label = f"trained ({args.checkpoint})" if args.checkpoint else f"sharpened x{args.sharpen:g}"
+    for name, peaked in (("fresh", False), (label, True)):
+        share = in_fresh_process(denormal_share, args, peaked)
+        kept = in_fresh_process(step_seconds, args, peaked, False)
+        flushed = in_fresh_process(step_seconds, args, peaked, True)
         print(
             f"| {name} | {share:.1%} | {kept * 1e3:.0f} | {flushed * 1e3:.0f} | {kept / flushed:.2f}x |",
             flush=True,

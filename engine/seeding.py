@@ -39,16 +39,18 @@ def make_deterministic(
 
     Why flush: once a fine-tuned VideoMAE's attention grows peaked, many softmax weights and
     their gradients fall below 1.2e-38, where x86 CPUs take a slow microcode path per number.
-    Measured on the 2-core VM: a fine-tuned tiny backbone with 8-px patches ran its forward and
-    backward 1.7x slower than a fresh one, and its training epochs slowed from 61 s to 137 s;
-    flushed, the trained and the fresh backbone take the same time (BENCHMARKS.md). Numbers that
-    small carry nothing a detector needs; GPUs flush in their own way and are unaffected."""
-    if threads is not None:
-        if threads < 1:
-            raise ValueError(f"threads must be >= 1 or null, got {threads}")
-        torch.set_num_threads(int(threads))
-    # returns False where the CPU cannot flush (no SSE3): then nothing is in force
+    Measured on the 2-core VM: a fine-tuned tiny backbone with 8-px patches took 0.40 s per
+    forward and backward without flushing, 0.17 s with it (as long as a fresh one), and its
+    training epochs slowed from 61 s to 137 s unflushed, 37-60 s flushed (BENCHMARKS.md). Numbers that
+    small carry nothing a detector needs; GPUs flush in their own way and are unaffected.
+    Call this before any tensor work: switched on later in a process, flushing did not reach
+    PyTorch's worker threads (``benchmarks/bench_denormal.py``)."""
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads must be >= 1 or null, got {threads}")
+    # first, before anything starts threads; False where the CPU cannot flush (no SSE3)
     flushing = bool(torch.set_flush_denormal(bool(flush_denormal))) and bool(flush_denormal)
+    if threads is not None:
+        torch.set_num_threads(int(threads))
     torch.use_deterministic_algorithms(enabled, warn_only=True)
     torch.backends.cudnn.deterministic = enabled
     torch.backends.cudnn.benchmark = not enabled
