@@ -41,8 +41,9 @@ def make_deterministic(
     their gradients fall below 1.2e-38, where x86 CPUs take a slow microcode path per number.
     Measured on the 2-core VM: a fine-tuned tiny backbone with 8-px patches took 0.40 s per
     forward and backward without flushing, 0.17 s with it (as long as a fresh one), and its
-    training epochs slowed from 61 s to 137 s unflushed, 37-60 s flushed (BENCHMARKS.md). Numbers that
-    small carry nothing a detector needs; GPUs flush in their own way and are unaffected.
+    training epochs slowed from 61 s to 137 s unflushed, 37-60 s flushed (BENCHMARKS.md).
+    Numbers that small carry nothing a detector needs. The setting does not touch GPU
+    arithmetic, which handles denormals in hardware.
     Call this before any tensor work: switched on later in a process, flushing did not reach
     PyTorch's worker threads (``benchmarks/bench_denormal.py``)."""
     if threads is not None and threads < 1:

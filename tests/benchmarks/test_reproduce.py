@@ -4,6 +4,7 @@ the figures the spec records (so a README number always comes from a command any
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -98,15 +99,14 @@ def test_an_interrupted_record_leaves_the_spec_whole(tmp_path, monkeypatch):
     spec.write_text(original)
     monkeypatch.setattr(reproduce, "run_once", lambda run, seed, workdir, threads: ({"avg": 1.0}, 1.0))
 
-    real_os = reproduce.atomic_write_text.__globals__["os"]
-    real_replace = real_os.replace
+    real_replace = os.replace  # what perception.atomic renames with
 
     def interrupted(source, destination):
         if Path(destination) == spec:  # as if the process were stopped between write and rename
             raise KeyboardInterrupt
         real_replace(source, destination)
 
-    monkeypatch.setattr(real_os, "replace", interrupted)
+    monkeypatch.setattr(os, "replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
         reproduce.main(["--spec", str(spec), "--record", "--seeds", "0", "--workdir", str(tmp_path / "w")])
     assert spec.read_text() == original
