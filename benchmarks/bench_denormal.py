@@ -33,7 +33,7 @@ import torch
 from omegaconf import OmegaConf
 from transformers import VideoMAEConfig, VideoMAEModel
 
-from engine.seeding import describe_environment
+from engine.seeding import describe_environment, make_deterministic
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "configs" / "model" / "videomae_tiny.yaml"
@@ -101,8 +101,7 @@ def step_seconds(args: argparse.Namespace, peaked: bool, flush: bool) -> float:
     (the sharpened backbone: 1.27 s a step before, 1.18 s after, against 0.15-0.22 s in a fresh
     process), presumably because PyTorch's worker threads keep the CPU flags they started with.
     ``experiments/run.py`` sets it before any work for the same reason."""
-    torch.set_flush_denormal(flush)
-    torch.set_num_threads(args.threads)
+    make_deterministic(False, args.threads, flush_denormal=flush)  # in run.py's order
     model = build(args, peaked)
     clips = clips_for(model, args.batch)
 
