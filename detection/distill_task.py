@@ -19,7 +19,7 @@ from typing import Any
 from hydra.utils import instantiate, to_absolute_path
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from detection.pipeline import build_trainer, evaluate_and_report, fit, load_split
+from detection.pipeline import build_trainer, evaluate_and_report, fit, load_training_split
 from detection.training.checkpoint import CheckpointMismatch, TrainedDetector, load_detector
 from detection.training.distill import DistillStep
 from engine import distributed
@@ -91,7 +91,7 @@ def distill_and_evaluate(cfg: DictConfig, run_dir: Path, logger: Any, device: st
             f"distilling {'+'.join(teacher.model.cues)} teacher ({teacher.checkpoint}) into a "
             f"{'+'.join(student.cues)} student: {student.trainable_parameters():,} trainable parameters"
         )
-    train_set = load_split(root, cfg.data.splits.train, cfg.data, teacher.model, teacher_caches)
+    train_set = load_training_split(root, cfg.data, teacher.model, teacher_caches)
     train_seconds = fit(
         cfg,
         student,

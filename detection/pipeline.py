@@ -12,10 +12,11 @@ into its run directory.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,55 @@ def load_split(
 ) -> MMADataset:
     """One split of an MMA-52-layout dataset (``<root>/<split>.csv``, ``<root>/<split>/``)."""
     videos = read_mma52_csv(root / f"{split}.csv", video_root=root, split=split)
+    return build_dataset(videos, root / split, data_cfg, model, caches, split)
+
+
+def read_training_videos(
+    root: Path, split: str, extra_roots: Sequence[str | Path] = ()
+) -> dict[str, VideoAnnotation]:
+    """The training split of ``root`` joined by the same split of each extra root.
+
+    Why: to train on more annotated videos (another synthetic draw, recordings of your own in
+    MMA-52 layout) while validating and testing on ``root``'s splits, without copying folders
+    together. Independently made sets reuse ids (every synthetic set starts at ``train0000``),
+    so an extra root's ids are qualified by its folder name (``<folder>/<video_id>``); files
+    are found through each video's own path, never through its id.
+    """
+    videos = read_mma52_csv(root / f"{split}.csv", video_root=root, split=split)
+    seen = {root.resolve(): root}
+    for extra in map(Path, extra_roots):
+        folder = extra.resolve()
+        if folder in seen:
+            raise ValueError(f"data.extra_train: {extra} is listed twice (or is data.root itself)")
+        clashing = [other for other in seen.values() if other is not root and other.name == extra.name]
+        if clashing:
+            raise ValueError(
+                f"data.extra_train: {extra} and {clashing[0]} share the folder name {extra.name!r}, "
+                "which qualifies their video ids; rename one"
+            )
+        seen[folder] = extra
+        for video_id, video in read_mma52_csv(extra / f"{split}.csv", video_root=extra, split=split).items():
+            qualified = f"{extra.name}/{video_id}"
+            if qualified in videos:
+                raise ValueError(f"data.extra_train: video id {qualified!r} is already in {root / split}.csv")
+            videos[qualified] = dataclasses.replace(video, video_id=qualified)
+    return videos
+
+
+def load_training_split(
+    root: Path,
+    data_cfg: DictConfig,
+    model: MicroActionDetector,
+    caches: Mapping[str, CueCache] | None = None,
+) -> MMADataset:
+    """The training split, with ``data.extra_train``'s folders joined (``read_training_videos``)."""
+    split = data_cfg.splits.train
+    extra = [Path(to_absolute_path(str(path))) for path in data_cfg.get("extra_train") or ()]
+    videos = read_training_videos(root, split, extra)
+    if extra and distributed.is_main_process():
+        print(
+            f"training videos: {len(videos)}, with those of data.extra_train ({', '.join(map(str, extra))})"
+        )
     return build_dataset(videos, root / split, data_cfg, model, caches, split)
 
 
@@ -202,7 +252,7 @@ def train_and_evaluate(cfg: DictConfig, run_dir: Path, logger: Any, device: str)
     splits = cfg.data.splits
     train_seconds = None
     if not cfg.get("ckpt"):
-        train_set = load_split(root, splits.train, cfg.data, model, caches)
+        train_set = load_training_split(root, cfg.data, model, caches)
         validate = None
         if trainer.validate_every:  # the best epoch on the validation split is the one tested
             val_set = load_split(root, splits.val, cfg.data, model, caches)
