@@ -77,3 +77,12 @@ def test_the_training_split_of_a_run_reads_data_extra_train(tmp_path, monkeypatc
     built.clear()
     pipeline.load_training_split(main, data_cfg, model=None)
     assert sorted(built) == ["a"]
+
+
+def test_a_qualified_id_already_used_by_the_root_is_refused(tmp_path):
+    main = make_root(tmp_path / "main", [("more/b", 0, 30, 1)], with_files=False)
+    (main / "train" / "more").mkdir()
+    (main / "train" / "more" / "b.mp4").write_bytes(b"")
+    extra = make_root(tmp_path / "more", [("b", 0, 30, 1)])
+    with pytest.raises(ValueError, match="'more/b' is already in"):
+        read_training_videos(main, "train", [extra])
