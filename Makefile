@@ -7,7 +7,15 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-assets lint format data clean-outputs reproduce
 
+# torch 2.14.1 from PyPI is the CUDA build: with its nvidia-* libraries .venv takes about 7.1 GB.
+# Warn before installing when the disk has less than 8 GB free, so that pip's "No space left on
+# device" half-way through has an explanation (pip runs anyway: a cache may need less).
+NEED_GB := 8
 $(STAMP): pyproject.toml
+	@free_gb=$$(df -Pk . | awk 'NR==2 {print int($$4 / 1048576)}'); \
+	if [ -n "$$free_gb" ] && [ "$$free_gb" -lt $(NEED_GB) ]; then \
+		echo "warning: $$free_gb GB free on $$(df -P . | awk 'NR==2 {print $$6}'); installing $(VENV) needs about $(NEED_GB) GB (torch's CUDA build)" >&2; \
+	fi
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install -e ".[dev]"
