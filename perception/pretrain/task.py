@@ -6,10 +6,10 @@
         pretrain.device=cuda pretrain.precision=bf16 task.videos=/data/mma52/train
 
 The encoder is ``model.backbone.config``, the recipe the ``pretrain`` group. Without
-``task.videos`` it pretrains on the training split of the data config. Without ``task.output``
-the result goes to the keyed cache (``task.cache``), where ``model.backbone.self_pretrain`` with
-the same recipe and videos finds it; either way the run prints the ``model.backbone.pretrained=``
-to train a detector on it. Rerunning a killed command resumes it from its last finished epoch.
+``task.videos`` it pretrains on the training split of the data config (``data.root``'s and every
+``data.extra_train`` folder's). Without ``task.output`` the result goes to the keyed cache
+(``task.cache``), where ``model.backbone.self_pretrain`` with the same recipe and videos finds
+it; either way the run prints the ``model.backbone.pretrained=`` to train a detector on it. Rerunning a killed command resumes it from its last finished epoch.
 """
 
 from __future__ import annotations
@@ -28,14 +28,27 @@ from perception.pretrain.settings import PretrainSettings
 
 
 def pretraining_videos(cfg: DictConfig) -> str | list[str]:
-    """``task.videos`` (a folder, a file or a list), else the data config's training split."""
+    """``task.videos`` (a folder, a file or a list), else the data config's training split and
+    that of every ``data.extra_train`` folder.
+
+    Why the extra folders: a detector trained with ``data.extra_train`` should get a backbone
+    pretrained on the same videos. Without them the result stays the single folder's path, so
+    the keyed cache finds the backbones pretrained before extra folders existed.
+    """
     videos = cfg.task.get("videos")
     if videos:
         if isinstance(videos, str):
             return to_absolute_path(videos)
         return [to_absolute_path(str(v)) for v in videos]
     root = prepare_data(cfg.data)
-    return str(root / cfg.data.splits.train)
+    train = cfg.data.splits.train
+    extra = [Path(to_absolute_path(str(folder))) / train for folder in cfg.data.get("extra_train") or ()]
+    missing = [str(folder) for folder in extra if not folder.is_dir()]
+    if missing:
+        raise FileNotFoundError(f"data.extra_train: no {train!r} split folder at {', '.join(missing)}")
+    if not extra:
+        return str(root / train)
+    return [str(root / train), *map(str, extra)]
 
 
 def run_pretrain(cfg: DictConfig, run_dir: Path, logger: Any) -> dict[str, Any]:

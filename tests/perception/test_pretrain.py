@@ -427,3 +427,26 @@ def test_pretrain_task_writes_a_backbone_that_the_detector_config_loads(tmp_path
     recipe = {**record["settings"], "progress": False}
     assert ensure_pretrained(recipe, tiny_synthetic_root / "train", ENCODER, tmp_path / "cache") == folders[0]
     assert len([p for p in (tmp_path / "cache").iterdir() if p.is_dir()]) == 1
+
+
+def test_pretraining_videos_default_to_the_train_splits_of_data_root_and_extra_train(tmp_path):
+    """task=pretrain without task.videos must pretrain on what task=mmad trains on: data.root's
+    train split and each data.extra_train folder's; without extras, the bare folder path (the
+    cache key backbones were pretrained under)."""
+    from hydra import compose, initialize_config_dir
+
+    from perception.pretrain.task import pretraining_videos
+    from tests.conftest import REPO_ROOT
+
+    root, extra = tmp_path / "root", tmp_path / "draw1"
+    for folder in (root / "train", extra / "train"):
+        folder.mkdir(parents=True)
+    base = ["task=pretrain", f"data.root={root}", "data.synthetic=null"]
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "configs"), version_base="1.3"):
+        alone = compose("config", overrides=base)
+        joined = compose("config", overrides=[*base, f"data.extra_train=[{extra}]"])
+        broken = compose("config", overrides=[*base, f"data.extra_train=[{tmp_path / 'nowhere'}]"])
+    assert pretraining_videos(alone) == str(root / "train")
+    assert pretraining_videos(joined) == [str(root / "train"), str(extra / "train")]
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        pretraining_videos(broken)
