@@ -9,7 +9,8 @@ The encoder is ``model.backbone.config``, the recipe the ``pretrain`` group. Wit
 ``task.videos`` it pretrains on the training split of the data config (``data.root``'s and every
 ``data.extra_train`` folder's). Without ``task.output`` the result goes to the keyed cache
 (``task.cache``), where ``model.backbone.self_pretrain`` with the same recipe and videos finds
-it; either way the run prints the ``model.backbone.pretrained=`` to train a detector on it. Rerunning a killed command resumes it from its last finished epoch.
+it; either way the run prints the ``model.backbone.pretrained=`` to train a detector on it.
+Rerunning a killed command resumes it from its last finished epoch.
 """
 
 from __future__ import annotations
@@ -48,7 +49,10 @@ def pretraining_videos(cfg: DictConfig) -> str | list[str]:
         raise FileNotFoundError(f"data.extra_train: no {train!r} split folder at {', '.join(missing)}")
     if not extra:
         return str(root / train)
-    return [str(root / train), *map(str, extra)]
+    folders = [root / train, *extra]
+    if len({folder.resolve() for folder in folders}) < len(folders):  # videos seen twice per epoch
+        raise ValueError(f"data.extra_train: a folder is listed twice (or is data.root itself): {extra}")
+    return [str(folder) for folder in folders]
 
 
 def run_pretrain(cfg: DictConfig, run_dir: Path, logger: Any) -> dict[str, Any]:

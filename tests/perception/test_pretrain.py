@@ -446,7 +446,10 @@ def test_pretraining_videos_default_to_the_train_splits_of_data_root_and_extra_t
         alone = compose("config", overrides=base)
         joined = compose("config", overrides=[*base, f"data.extra_train=[{extra}]"])
         broken = compose("config", overrides=[*base, f"data.extra_train=[{tmp_path / 'nowhere'}]"])
+        twice = compose("config", overrides=[*base, f"data.extra_train=[{root}]"])
     assert pretraining_videos(alone) == str(root / "train")
     assert pretraining_videos(joined) == [str(root / "train"), str(extra / "train")]
     with pytest.raises(FileNotFoundError, match="nowhere"):
         pretraining_videos(broken)
+    with pytest.raises(ValueError, match="listed twice"):
+        pretraining_videos(twice)
