@@ -43,7 +43,7 @@ from engine import distributed
 from engine.seeding import seed_everything
 from perception.atomic import atomic_write_text
 from perception.cue_cache import CueCache
-from perception.dataset_root import prepare_data
+from perception.dataset_root import extra_train_roots, prepare_data, refuse_repeated_roots
 from perception.extract import ExtractionFailed, build_caches, extract_cues
 from perception.skeleton import source_label
 
@@ -111,19 +111,16 @@ def read_training_videos(
     so an extra root's ids are qualified by its folder name (``<folder>/<video_id>``); files
     are found through each video's own path, never through its id.
     """
+    extra_roots = [Path(extra) for extra in extra_roots]
+    refuse_repeated_roots(root, extra_roots)
     videos = read_mma52_csv(root / f"{split}.csv", video_root=root, split=split)
-    seen = {root.resolve(): root}
-    for extra in map(Path, extra_roots):
-        folder = extra.resolve()
-        if folder in seen:
-            raise ValueError(f"data.extra_train: {extra} is listed twice (or is data.root itself)")
-        clashing = [other for other in seen.values() if other is not root and other.name == extra.name]
+    for index, extra in enumerate(extra_roots):
+        clashing = [other for other in extra_roots[:index] if other.name == extra.name]
         if clashing:
             raise ValueError(
                 f"data.extra_train: {extra} and {clashing[0]} share the folder name {extra.name!r}, "
                 "which qualifies their video ids; rename one"
             )
-        seen[folder] = extra
         for video_id, video in read_mma52_csv(extra / f"{split}.csv", video_root=extra, split=split).items():
             qualified = f"{extra.name}/{video_id}"
             if qualified in videos:
@@ -140,7 +137,7 @@ def load_training_split(
 ) -> MMADataset:
     """The training split, with ``data.extra_train``'s folders joined (``read_training_videos``)."""
     split = data_cfg.splits.train
-    extra = [Path(to_absolute_path(str(path))) for path in data_cfg.get("extra_train") or ()]
+    extra = extra_train_roots(data_cfg)
     videos = read_training_videos(root, split, extra)
     if extra and distributed.is_main_process():
         print(

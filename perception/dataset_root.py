@@ -8,6 +8,7 @@ node built with ``_target_`` (``perception.synthetic.SyntheticConfig`` for MMA-5
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from hydra.utils import instantiate, to_absolute_path
@@ -26,3 +27,20 @@ def prepare_data(data_cfg: DictConfig) -> Path:
     if not root.is_dir():
         raise FileNotFoundError(f"dataset root not found: {root} (set data.root=PATH to the dataset folder)")
     return root
+
+
+def extra_train_roots(data_cfg: DictConfig) -> list[Path]:
+    """``data.extra_train``'s folders as absolute paths (relative ones from the launch folder),
+    the list every task that trains on them reads: detection's training split and
+    ``task=pretrain``'s default videos, so both see the same folders."""
+    return [Path(to_absolute_path(str(folder))) for folder in data_cfg.get("extra_train") or ()]
+
+
+def refuse_repeated_roots(root: Path, extra_roots: Sequence[Path]) -> None:
+    """Stop when an extra folder is listed twice or is ``root`` itself: its videos would be
+    trained on twice per epoch, which no one means."""
+    seen = {root.resolve()}
+    for extra in extra_roots:
+        if extra.resolve() in seen:
+            raise ValueError(f"data.extra_train: {extra} is listed twice (or is data.root itself)")
+        seen.add(extra.resolve())

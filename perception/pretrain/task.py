@@ -22,7 +22,7 @@ from typing import Any
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
-from perception.dataset_root import prepare_data
+from perception.dataset_root import extra_train_roots, prepare_data, refuse_repeated_roots
 from perception.pretrain.cache import ensure_pretrained
 from perception.pretrain.loop import RECORD, pretrain
 from perception.pretrain.settings import PretrainSettings
@@ -43,16 +43,14 @@ def pretraining_videos(cfg: DictConfig) -> str | list[str]:
         return [to_absolute_path(str(v)) for v in videos]
     root = prepare_data(cfg.data)
     train = cfg.data.splits.train
-    extra = [Path(to_absolute_path(str(folder))) / train for folder in cfg.data.get("extra_train") or ()]
-    missing = [str(folder) for folder in extra if not folder.is_dir()]
-    if missing:
-        raise FileNotFoundError(f"data.extra_train: no {train!r} split folder at {', '.join(missing)}")
+    extra = extra_train_roots(cfg.data)
     if not extra:
         return str(root / train)
-    folders = [root / train, *extra]
-    if len({folder.resolve() for folder in folders}) < len(folders):  # videos seen twice per epoch
-        raise ValueError(f"data.extra_train: a folder is listed twice (or is data.root itself): {extra}")
-    return [str(folder) for folder in folders]
+    refuse_repeated_roots(root, extra)
+    missing = [str(folder / train) for folder in extra if not (folder / train).is_dir()]
+    if missing:
+        raise FileNotFoundError(f"data.extra_train: no {train!r} split folder at {', '.join(missing)}")
+    return [str(folder / train) for folder in (root, *extra)]
 
 
 def run_pretrain(cfg: DictConfig, run_dir: Path, logger: Any) -> dict[str, Any]:
