@@ -76,6 +76,25 @@ def tube_mask(grid: tuple[int, int, int], ratio: float, rng: np.random.Generator
     return torch.from_numpy(np.tile(cells, t))
 
 
+def random_mask(grid: tuple[int, int, int], ratio: float, rng: np.random.Generator) -> torch.Tensor:
+    """``int(ratio * T*H*W)`` tokens hidden anywhere, independently of time (VideoMAE's "random"
+    ablation): a hidden cell is usually visible in some other time slice, so reconstructing what
+    moves there is interpolation in time rather than a guess from the neighbouring cells, which a
+    motion confined to one cell (a nod at 64 px) cannot give. (T*H*W,) bool, True = masked."""
+    tokens = int(np.prod(grid))
+    hidden = int(ratio * tokens)
+    if not 0 < hidden < tokens:
+        raise ValueError(
+            f"mask_ratio {ratio} hides {hidden} of {tokens} tokens: nothing to see or to predict"
+        )
+    mask = np.zeros(tokens, dtype=bool)
+    mask[rng.permutation(tokens)[:hidden]] = True
+    return torch.from_numpy(mask)
+
+
+MASKS = {"tube": tube_mask, "random": random_mask}
+
+
 @dataclass(frozen=True)
 class ClipSpec:
     num_frames: int
@@ -190,11 +209,20 @@ def collate(items: list) -> tuple[torch.Tensor | None, list[int], list[tuple[int
 
 
 def batch_masks(
-    batch: int, grid: tuple[int, int, int], ratio: float, seed: int, epoch: int, step: int
+    batch: int,
+    grid: tuple[int, int, int],
+    ratio: float,
+    seed: int,
+    epoch: int,
+    step: int,
+    masking: str = "tube",
 ) -> torch.Tensor:
-    """(batch, T*H*W) tube masks for one optimizer step, reproducible from (seed, epoch, step)."""
+    """(batch, T*H*W) masks (``masking``: a key of ``MASKS``) for one optimizer step, reproducible
+    from (seed, epoch, step)."""
+    if masking not in MASKS:
+        raise ValueError(f"masking must be one of {sorted(MASKS)}, got {masking!r}")
     rng = np.random.default_rng([seed, epoch, step, 1])
-    return torch.stack([tube_mask(grid, ratio, rng) for _ in range(batch)])
+    return torch.stack([MASKS[masking](grid, ratio, rng) for _ in range(batch)])
 
 
 def steps_per_epoch(videos: int, videos_per_step: int) -> int:

@@ -270,7 +270,9 @@ def _epoch(
         lr = learning_rate(settings, epoch * per_epoch + local, per_epoch)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        masks = batch_masks(len(clips), grid, settings.mask_ratio, settings.seed, epoch, local).to(device)
+        masks = batch_masks(
+            len(clips), grid, settings.mask_ratio, settings.seed, epoch, local, settings.masking
+        ).to(device)
         with autocast:
             loss = reconstruction_loss(model, clips, masks, settings)
         optimizer.zero_grad(set_to_none=True)

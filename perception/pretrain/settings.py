@@ -24,6 +24,7 @@ from typing import Any
 RUNTIME_FIELDS = ("device", "workers", "keep_decoded", "progress", "threads")
 PRECISIONS = ("fp32", "bf16")
 TARGETS = ("pixels", "frame_difference")
+MASKINGS = ("tube", "random")
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,8 @@ class PretrainSettings:
     weight_decay: float = 0.05  # not on biases, norms and the mask token (VideoMAE / timm)
     betas: tuple[float, float] = (0.9, 0.95)
     clip_grad: float | None = None
-    mask_ratio: float = 0.9  # fraction of the spatial grid hidden, the same cells in every frame
+    mask_ratio: float = 0.9  # fraction hidden: of the spatial grid (tube) or of all tokens (random)
+    masking: str = "tube"  # tube: the same cells hidden in every time slice (VideoMAE) | random: any tokens
     norm_pix_loss: bool = True  # targets normalised per patch (mean 0, std 1), as VideoMAE
     target: str = "pixels"  # pixels (VideoMAE) | frame_difference (each frame minus the one before)
     std_floor: float = (
@@ -71,6 +73,8 @@ class PretrainSettings:
             )
         if self.precision not in PRECISIONS:
             problems.append(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.masking not in MASKINGS:
+            problems.append(f"masking must be one of {MASKINGS}, got {self.masking!r}")
         if self.target not in TARGETS:
             problems.append(f"target must be one of {TARGETS}, got {self.target!r}")
         if self.frame_stride < 1:

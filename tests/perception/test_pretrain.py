@@ -25,7 +25,7 @@ from perception.pretrain import (
 )
 from perception.pretrain import cache as cache_module
 from perception.pretrain import loop as loop_module
-from perception.pretrain.data import batch_masks, tube_mask
+from perception.pretrain.data import batch_masks, random_mask, tube_mask
 from perception.pretrain.loop import build_model, learning_rate, parameter_groups, patch_targets
 from tests.conftest import TINY_VIDEOMAE, write_test_video
 
@@ -85,6 +85,25 @@ def test_tube_mask_hides_the_same_cells_in_every_frame():
     assert torch.equal(masks, batch_masks(3, (8, 4, 4), 0.9, seed=0, epoch=1, step=2))  # reproducible
     with pytest.raises(ValueError, match="nothing to see or to predict"):
         tube_mask((8, 2, 2), 0.2, rng)  # hides int(0.8) = 0 of 4 cells
+
+
+def test_random_mask_hides_tokens_across_time_so_a_hidden_cell_is_seen_elsewhere():
+    """``masking=random``: the same share of all tokens, but not the same cells in every frame,
+    so a hidden cell's motion can be read from another time slice (what tube masking forbids)."""
+    rng = np.random.default_rng(0)
+    mask = random_mask((8, 4, 4), 0.75, rng)
+    assert mask.shape == (128,) and int(mask.sum()) == 96  # int(0.75 * 128)
+    per_cell = mask.reshape(8, 16)
+    assert bool((per_cell.any(0) & ~per_cell.all(0)).any())  # some cell hidden in some frames only
+    masks = batch_masks(4, (8, 4, 4), 0.75, seed=0, epoch=0, step=0, masking="random")
+    assert torch.equal(masks, batch_masks(4, (8, 4, 4), 0.75, seed=0, epoch=0, step=0, masking="random"))
+    assert not torch.equal(masks, batch_masks(4, (8, 4, 4), 0.75, seed=0, epoch=0, step=0))  # tube differs
+    assert (masks.sum(1) == 96).all()  # every clip hides as many tokens: the decoder needs it
+    with pytest.raises(ValueError, match="masking must be one of"):
+        batch_masks(1, (8, 4, 4), 0.75, seed=0, epoch=0, step=0, masking="block")
+    with pytest.raises(ValueError, match="masking must be one of"):
+        PretrainSettings(masking="block")
+    assert PretrainSettings(masking="random").recipe()["masking"] == "random"  # part of the cache key
 
 
 def test_learning_rate_warms_up_linearly_then_follows_a_cosine():
@@ -292,6 +311,25 @@ def test_bf16_pretraining_runs_with_16_bit_activations(video_folder, tmp_path, m
     assert dtypes == {torch.bfloat16}
     assert np.isfinite(result.history[0]["loss"])
     assert load_file(str(tmp_path / "bf16" / "model.safetensors"))["mask_token"].dtype == torch.float32
+
+
+def test_the_loop_draws_the_masking_its_settings_name(video_folder, tmp_path, monkeypatch):
+    """``masking=random`` reaches the optimizer steps: no step sees a tube mask."""
+    seen = []
+    draw = loop_module.batch_masks
+
+    def recording(*args, **kwargs):
+        masks = draw(*args, **kwargs)
+        seen.append(masks.reshape(len(masks), 8, 4))  # ENCODER's (8, 2, 2) grid
+        return masks
+
+    monkeypatch.setattr(loop_module, "batch_masks", recording)
+    result = pretrain(
+        PretrainSettings(**{**FAST, "epochs": 1, "masking": "random"}), ENCODER, video_folder, tmp_path / "r"
+    )
+    assert seen and np.isfinite(result.history[0]["loss"])
+    tubes = [bool((m == m[:, :1]).all()) for masks in seen for m in masks]
+    assert not any(tubes)  # a tube mask hides the same cells in all 8 time slices
 
 
 # --------------------------------------------------------------------------- the cache
