@@ -81,17 +81,9 @@ def random_mask(grid: tuple[int, int, int], ratio: float, rng: np.random.Generat
     ablation): a hidden cell is usually visible in some other time slice, so reconstructing what
     moves there is interpolation in time rather than a guess from the neighbouring cells, which a
     motion confined to one cell (a nod at 64 px) cannot give. On the synthetic default it left the
-    frame-difference loss as flat as tubes do (README, "A long pretraining"). (T*H*W,) bool,
-    True = masked."""
-    tokens = int(np.prod(grid))
-    hidden = int(ratio * tokens)
-    if not 0 < hidden < tokens:
-        raise ValueError(
-            f"mask_ratio {ratio} hides {hidden} of {tokens} tokens: nothing to see or to predict"
-        )
-    mask = np.zeros(tokens, dtype=bool)
-    mask[rng.permutation(tokens)[:hidden]] = True
-    return torch.from_numpy(mask)
+    frame-difference loss as flat as tubes do (README, "A long pretraining"). A tube mask over a
+    single time slice holding every token is exactly that draw. (T*H*W,) bool, True = masked."""
+    return tube_mask((1, 1, int(np.prod(grid))), ratio, rng)
 
 
 MASKS = {"tube": tube_mask, "random": random_mask}
