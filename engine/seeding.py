@@ -30,6 +30,27 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+_FLUSH_IN_PROCESS: list[bool] = []  # the first run's flush_denormal in this process
+
+
+def refuse_flush_change(flush_denormal: bool) -> None:
+    """Stop a run that asks for other denormal flushing than an earlier run in the same process.
+
+    Hydra's basic launcher runs every job of a multirun in one process, and the flag set for the
+    first job is the one PyTorch's worker threads keep (they copy the floating-point mode of the
+    thread that starts them), so a later job with another ``flush_denormal`` would run half
+    flushed and record a setting only its main thread follows."""
+    wanted = bool(flush_denormal)
+    if _FLUSH_IN_PROCESS and _FLUSH_IN_PROCESS[0] != wanted:
+        raise ValueError(
+            f"flush_denormal={wanted} in a process whose first run used flush_denormal="
+            f"{_FLUSH_IN_PROCESS[0]}: PyTorch's worker threads keep the first setting. Run the "
+            "two settings as separate commands (or a multirun per setting)."
+        )
+    if not _FLUSH_IN_PROCESS:
+        _FLUSH_IN_PROCESS.append(wanted)
+
+
 def make_deterministic(
     enabled: bool = True, threads: int | None = None, flush_denormal: bool = True
 ) -> dict[str, object]:

@@ -34,7 +34,11 @@ from hydra.utils import instantiate  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from engine import distributed  # noqa: E402
-from engine.seeding import describe_environment, make_deterministic  # noqa: E402
+from engine.seeding import (  # noqa: E402
+    describe_environment,
+    make_deterministic,
+    refuse_flush_change,
+)
 from perception.atomic import atomic_write_text  # noqa: E402
 
 
@@ -62,6 +66,7 @@ def main(cfg: DictConfig):
         run_config=OmegaConf.to_container(cfg, resolve=True),
         run_dir=str(run_dir),
     )
+    refuse_flush_change(cfg.get("flush_denormal", True))  # a multirun's jobs share one process
     environment = make_deterministic(
         cfg.get("deterministic", True), cfg.get("threads"), cfg.get("flush_denormal", True)
     )

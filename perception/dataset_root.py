@@ -41,6 +41,7 @@ def refuse_repeated_roots(root: Path, extra_roots: Sequence[Path]) -> None:
     trained on twice per epoch, which no one means."""
     seen = {root.resolve()}
     for extra in extra_roots:
-        if extra.resolve() in seen:
+        resolved = extra.resolve()
+        if resolved in seen:
             raise ValueError(f"data.extra_train: {extra} is listed twice (or is data.root itself)")
-        seen.add(extra.resolve())
+        seen.add(resolved)

@@ -21,10 +21,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from perception.pretrain.data import MASKS
+
 RUNTIME_FIELDS = ("device", "workers", "keep_decoded", "progress", "threads")
 PRECISIONS = ("fp32", "bf16")
 TARGETS = ("pixels", "frame_difference")
-MASKINGS = ("tube", "random")
+MASKINGS = tuple(MASKS)  # named once, where each masking is drawn
 
 
 @dataclass(frozen=True)

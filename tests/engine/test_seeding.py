@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.seeding import make_deterministic
+from engine import seeding
+from engine.seeding import make_deterministic, refuse_flush_change
 
 DENORMAL = 1e-39  # below float32's smallest normal number, 1.18e-38
 
@@ -34,3 +35,13 @@ def test_threads_are_pinned_and_a_bad_count_named(keep_torch_settings):
     assert make_deterministic(keep_torch_settings, 1)["threads"] == 1 == torch.get_num_threads()
     with pytest.raises(ValueError, match="threads must be >= 1"):
         make_deterministic(keep_torch_settings, 0)
+
+
+def test_a_later_run_in_the_process_may_not_change_denormal_flushing(monkeypatch):
+    monkeypatch.setattr(seeding, "_FLUSH_IN_PROCESS", [])
+    refuse_flush_change(True)
+    refuse_flush_change(True)  # the same setting again: a multirun's next job
+    with pytest.raises(
+        ValueError, match="flush_denormal=False in a process whose first run used flush_denormal=True"
+    ):
+        refuse_flush_change(False)
