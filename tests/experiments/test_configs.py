@@ -55,3 +55,22 @@ def test_rgb_finetuned_experiment_is_the_recipe_the_readme_measured():
     assert list(cfg.trainer.augment.crop_area) == [0.6, 1.0] and list(cfg.trainer.temporal_crop) == [0.9, 1.0]
     demo = compose_root("task=mmad")  # the demo is untouched
     assert demo.model.backbone.pretrained is None and demo.trainer.epochs == 24
+
+
+def test_rgb_motion_experiment_is_rgb_finetuned_on_frame_differences_at_160_px():
+    """experiment=rgb_motion is the README's measured 3x recipe: rgb_finetuned's overrides plus
+    exactly these four, so a change to rgb_finetuned reaches both (and the table says so)."""
+    from omegaconf import OmegaConf
+
+    motion = compose_root("task=mmad", "experiment=rgb_motion")
+    spelled_out = compose_root(
+        "task=mmad",
+        "experiment=rgb_finetuned",
+        "model.backbone.pretrained=models/tiny_fd160",
+        "model.backbone.config.image_size=160",
+        "model.backbone.config.patch_size=32",
+        "model.backbone.frame_difference=true",
+    )
+    assert OmegaConf.to_container(motion) == OmegaConf.to_container(spelled_out)
+    assert list(motion.cues) == ["rgb"] and motion.model.backbone.frame_difference is True
+    assert compose_root("task=mmad", "experiment=rgb_finetuned").model.backbone.frame_difference is False
