@@ -58,7 +58,7 @@ def test_rgb_finetuned_experiment_is_the_recipe_the_readme_measured():
 
 
 def test_rgb_motion_experiment_is_rgb_finetuned_on_frame_differences_at_160_px():
-    """experiment=rgb_motion is the README's measured 3x recipe: rgb_finetuned's overrides plus
+    """experiment=rgb_motion is the recipe the README measured against the 3x bar: rgb_finetuned's overrides plus
     exactly these four, so a change to rgb_finetuned reaches both (and the table says so)."""
     from omegaconf import OmegaConf
 
