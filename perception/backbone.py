@@ -28,7 +28,12 @@ zero) instead of the frame: the RGB-difference input of TSN, the motion a 1-2 px
 between two frames handed to the patch embedding directly, still from the RGB frames alone (no
 flow, no skeleton). A constant image added to every frame cancels, as with ``center_frames``,
 but so does a displacement held still. ``task=predict``'s windows each start from a zero
-difference, one frame of edge effect per window.
+difference, one frame of edge effect per window. ``difference_std`` divides the differences by
+their typical size: a frame-to-frame change is some 20-30 times smaller than a frame (on the
+synthetic default at 64 px, rms 0.03 between neighbouring frames and 0.05 between frames 4 apart,
+against 0.9, in the pixel-normalised units the patch embedding was pretrained on), so without it
+the motion tokens are a small ripple on the position embedding added to them.
+perception/motion_scale.py measures it for a folder of videos.
 
 Which blocks get an adapter is an option (``adapter_blocks``), and so is what trains: with
 adapters the backbone is usually frozen; with no adapter it is either fine-tuned whole
@@ -119,11 +124,20 @@ class AdaptedVideoMAE(nn.Module):
         adapter_blocks: Sequence[int] | None = None,
         center_frames: bool = False,
         frame_difference: bool = False,
+        difference_std: float = 1.0,
     ) -> None:
         super().__init__()
         config = encoder.config
+        if not difference_std > 0:
+            raise ValueError(f"difference_std must be positive, got {difference_std}")
+        if difference_std != 1.0 and not frame_difference:
+            raise ValueError(
+                f"difference_std={difference_std} only scales frame differences: set "
+                "frame_difference=true as well, or leave difference_std at 1"
+            )
         self.center_frames = center_frames
         self.frame_difference = frame_difference
+        self.difference_std = difference_std
         if chunk_frames != config.num_frames:
             raise ValueError(
                 f"chunk_frames={chunk_frames} must equal the backbone's num_frames={config.num_frames} "
@@ -194,6 +208,8 @@ class AdaptedVideoMAE(nn.Module):
             x = torch.cat([x, x[:, -1:].expand(b, pad, *x.shape[2:])], dim=1)
         if self.frame_difference:  # after padding (a still tail: zero differences), before chunking
             x = torch.cat([torch.zeros_like(x[:, :1]), x[:, 1:] - x[:, :-1]], dim=1)
+            if self.difference_std != 1.0:
+                x = x / self.difference_std
         x = x.reshape(b * chunks, self.chunk_frames, *x.shape[2:])
 
         tokens = self.encoder.embeddings(x, None)
@@ -240,6 +256,7 @@ def build_adapted_videomae(
     self_pretrain: Mapping[str, Any] | None = None,
     center_frames: bool = False,
     frame_difference: bool = False,
+    difference_std: float = 1.0,
 ) -> AdaptedVideoMAE:
     """Builder used by the Hydra configs (``model.backbone._target_``).
 
@@ -270,6 +287,7 @@ def build_adapted_videomae(
         adapter_blocks=adapter_blocks,
         center_frames=center_frames,
         frame_difference=frame_difference,
+        difference_std=difference_std,
     )
 
 

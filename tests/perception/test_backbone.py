@@ -223,3 +223,21 @@ def test_frame_difference_sees_each_frame_minus_the_previous_one(tiny_videomae_c
         # repeated: 21 frames padded to 32 equal the same frames followed by 11 copies of the last
         held = torch.cat([motion, motion[:, -1:].expand(1, 11, 32, 32, 3)], dim=1)
         assert torch.allclose(differenced(motion), differenced(held)[..., :11], atol=1e-5)
+
+
+def test_difference_std_divides_the_frame_differences(tiny_videomae_config):
+    """``difference_std=s`` sees a video as the unscaled differencing backbone sees the same video
+    with its changes divided by s (differences are linear in the frames), and the option refuses
+    to act without ``frame_difference``."""
+    torch.manual_seed(0)
+    scaled = build_adapted_videomae(tiny_videomae_config, frame_difference=True, difference_std=0.25)
+    unscaled = build_adapted_videomae(tiny_videomae_config, frame_difference=True)
+    unscaled.load_state_dict(scaled.state_dict())
+    motion = torch.rand(1, 21, 32, 32, 3) * 0.5
+    with torch.no_grad():
+        assert torch.allclose(scaled(motion), unscaled(motion / 0.25), atol=1e-4)
+        assert not torch.allclose(scaled(motion), unscaled(motion), atol=1e-2)
+    with pytest.raises(ValueError, match="frame_difference"):
+        build_adapted_videomae(tiny_videomae_config, difference_std=0.25)
+    with pytest.raises(ValueError, match="positive"):
+        build_adapted_videomae(tiny_videomae_config, frame_difference=True, difference_std=0)
