@@ -31,7 +31,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from perception.backbone import PIXEL_STD
-from perception.extract import VIDEO_SUFFIXES
+from perception.pretrain.data import NoVideosError, find_videos
 from perception.video import FITS, VideoDecodeError, read_video
 
 
@@ -77,13 +77,6 @@ class MotionScale:
         return "\n".join(lines)
 
 
-def video_files(folder: Path) -> list[Path]:
-    """The videos directly in ``folder`` (by suffix), sorted so runs list them the same way."""
-    if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: no such folder of videos")
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
-
-
 def measure(videos: Iterable[Path], size: int, stride: int, fit: str = "squash") -> MotionScale:
     """Each video's difference rms as the detector would sample it (``stride``, ``size``, ``fit``)."""
     result = MotionScale()
@@ -101,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("folder", type=Path, help="folder of training videos")
+    parser.add_argument("folder", type=Path, help="folder of training videos (searched recursively)")
     parser.add_argument(
         "--size", type=int, required=True, help="the backbone's image_size (model.backbone.config)"
     )
@@ -112,13 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        videos = video_files(args.folder)[: args.limit]
-    except FileNotFoundError as error:
+        videos = find_videos(args.folder)[: args.limit]
+    except NoVideosError as error:  # a missing folder, or one without a single video file
         print(error, file=sys.stderr)
         return 2
-    if not videos:
-        print(f"{args.folder}: no videos ({', '.join(VIDEO_SUFFIXES)})", file=sys.stderr)
-        return 1
     result = measure(videos, args.size, args.stride, args.fit)
     print(result.describe())
     return 0 if result.per_video else 1

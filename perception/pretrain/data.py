@@ -54,7 +54,7 @@ def find_videos(sources: str | Path | Iterable[str | Path]) -> list[Path]:
                 if path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES:
                     found[path] = None
         else:
-            raise NoVideosError(f"pretraining videos: {source} does not exist")
+            raise NoVideosError(f"videos: {source} does not exist")
     if not found:
         names = ", ".join(map(str, sources)) or "(no folder given)"
         raise NoVideosError(

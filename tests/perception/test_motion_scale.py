@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from perception.backbone import PIXEL_STD
-from perception.motion_scale import difference_rms, main, measure, video_files
+from perception.motion_scale import difference_rms, main, measure
+from perception.pretrain.data import find_videos
 from perception.video import read_video
 from tests.conftest import write_test_video
 
@@ -37,7 +38,7 @@ def test_measure_samples_as_the_detector_does_and_lists_bad_files(tmp_path):
     good = write_test_video(tmp_path / "a.mp4", frames=24)
     (tmp_path / "b.mp4").write_bytes(b"not a video")
     (tmp_path / "notes.txt").write_text("ignored: not a video suffix")
-    videos = video_files(tmp_path)
+    videos = find_videos(tmp_path)
     assert [p.name for p in videos] == ["a.mp4", "b.mp4"]
 
     neighbours = measure(videos, size=32, stride=1)
@@ -57,6 +58,7 @@ def test_cli_prints_the_override_to_use(tmp_path, capsys):
     assert f"model.backbone.difference_std={measured:.3g}" in out
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert main([str(empty), "--size", "32", "--stride", "2"]) == 1
+    assert main([str(empty), "--size", "32", "--stride", "2"]) == 2
+    assert f"no video files under {empty}" in capsys.readouterr().err
     assert main([str(tmp_path / "missing"), "--size", "32", "--stride", "2"]) == 2
-    assert "missing: no such folder" in capsys.readouterr().err
+    assert "missing does not exist" in capsys.readouterr().err
