@@ -67,11 +67,12 @@ class MotionScale:
         lines = []
         if self.per_video:
             values = sorted(self.per_video.values())
+            median = statistics.median(values)
             quartiles = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
             lines += [
-                f"frame-difference rms over {len(values)} videos: median {self.median:.4f} "
+                f"frame-difference rms over {len(values)} videos: median {median:.4f} "
                 f"(quartiles {quartiles[0]:.4f} .. {quartiles[2]:.4f}, range {values[0]:.4f} .. {values[-1]:.4f})",
-                f"suggested: model.backbone.frame_difference=true model.backbone.difference_std={self.median:.3g}",
+                f"suggested: model.backbone.frame_difference=true model.backbone.difference_std={median:.3g}",
             ]
         lines += [f"FAILED {video}: {reason}" for video, reason in self.failures]
         return "\n".join(lines)
@@ -101,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stride", type=int, required=True, help="data.frame_stride of the detector")
     parser.add_argument("--fit", choices=FITS, default="squash", help="data.fit (default squash)")
     parser.add_argument(
-        "--limit", type=int, default=None, help="measure only the first N videos (sorted by name)"
+        "--limit", type=int, default=None, help="measure only the first N videos (sorted by path)"
     )
     args = parser.parse_args(argv)
     try:
